@@ -1,0 +1,411 @@
+// Package nodeimages builds an inventory of the container images that nodes report in
+// Node.status.images: per node, and per image the nodes that have it.
+//
+// Node objects are added one at a time, so a caller can read a large cluster page by page and
+// drop each page once it is added. Only the compact inventory stays in memory.
+package nodeimages
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
+)
+
+// DefaultNodeStatusMaxImages is the kubelet's default nodeStatusMaxImages: the number of
+// images, largest first, that a node reports in its status.
+const DefaultNodeStatusMaxImages = 50
+
+// Options select what an Inventory keeps.
+type Options struct {
+	// Images are the image references of interest, as the user wrote them ("nginx",
+	// "quay.io/org/app@sha256:..."). When set, each node keeps only the images that match one
+	// of them, and ImageNodes returns one entry per reference.
+	Images []string
+	// SummaryOnly drops each node's image list. Without Images, it also drops the node names
+	// of each ImageNodes entry and keeps only the counts.
+	SummaryOnly bool
+	// NodeStatusMaxImages is the kubelet cap to judge truncation by. A node that reports
+	// exactly this many images is flagged PossiblyTruncated. -1 disables the flag.
+	NodeStatusMaxImages int
+}
+
+// Node is one node's entry in the inventory.
+type Node struct {
+	Name string
+	// ContainerRuntime is the scheme of status.nodeInfo.containerRuntimeVersion, such as
+	// "cri-o" or "containerd", or empty when the node reports none.
+	ContainerRuntime string
+	// ContainerRuntimeVersion is status.nodeInfo.containerRuntimeVersion as reported, such as
+	// "cri-o://1.33.4".
+	ContainerRuntimeVersion string
+	// ImageCount and TotalSizeBytes cover every image the node reports, even when Images holds
+	// only the images of interest.
+	ImageCount     int
+	TotalSizeBytes int64
+	// PossiblyTruncated is set when the node reports exactly NodeStatusMaxImages images, so
+	// the kubelet may have left smaller images out.
+	PossiblyTruncated bool
+	// Images is nil when Options.SummaryOnly is set.
+	Images []Image
+}
+
+// Image is one entry of a node's status.images.
+type Image struct {
+	// Names are the names as the node reports them, without the kubelet's "<none>@<none>"
+	// and "<none>:<none>" placeholders.
+	Names []string
+	// Digests and Tags are the digest and tag names, normalized to fully qualified
+	// references such as quay.io/org/app@sha256:<hex> and docker.io/library/nginx:1.27.
+	Digests []string
+	Tags    []string
+	// SizeBytes is status.images[].sizeBytes: uncompressed bytes on CRI-O, compressed bytes
+	// on containerd.
+	SizeBytes int64
+}
+
+// ImageNodes lists the nodes that have one image.
+type ImageNodes struct {
+	// Reference is the normalized reference: the requested reference, or for an inventory
+	// without Options.Images the image's first digest name, else its first tag name.
+	Reference string
+	// NodeNames is sorted. It is nil when Options.SummaryOnly is set without Options.Images.
+	NodeNames []string
+	NodeCount int
+	// MissingOn lists, sorted, the added nodes that lack a requested image. It is nil for an
+	// inventory without Options.Images.
+	MissingOn []string
+}
+
+// nameInfo is what the inventory knows about one distinct image name.
+type nameInfo struct {
+	// name is the shared copy of the raw name, so a name that many nodes report is stored once.
+	name string
+	kind imageref.NodeImageNameKind
+	// identity is the normalized name; empty for a placeholder or a name that does not parse.
+	identity string
+	// matches are the indexes of the requested images that this name matches.
+	matches []int
+}
+
+// imageEntry accumulates the nodes that have one image.
+type imageEntry struct {
+	nodeNames []string
+	nodeCount int
+	// lastNode prevents counting a node twice when it reports the same image twice.
+	lastNode string
+}
+
+// Inventory accumulates nodes. It is not safe for concurrent use.
+type Inventory struct {
+	options   Options
+	requested []*imageref.Matcher
+	// names caches the parse and match results per distinct name. Fleets share most images,
+	// so this map stays far smaller than the number of names read.
+	names map[string]*nameInfo
+
+	nodes []Node
+	// byIdentity is the inverse view without requested images, keyed by image identity.
+	byIdentity map[string]*imageEntry
+	// byRequest is the inverse view with requested images, one entry per reference.
+	byRequest []imageEntry
+
+	// scratch holds the resolved names of the image being added.
+	scratch []*nameInfo
+}
+
+// New returns an empty Inventory. It fails when one of options.Images is not a valid image
+// reference; the error is the one imageref.Parse returns.
+func New(options Options) (*Inventory, error) {
+	inventory := &Inventory{
+		options: options,
+		names:   map[string]*nameInfo{},
+	}
+	for _, reference := range options.Images {
+		matcher, err := imageref.NewMatcher(reference)
+		if err != nil {
+			return nil, err
+		}
+		inventory.requested = append(inventory.requested, matcher)
+	}
+	inventory.Reset()
+	return inventory, nil
+}
+
+// Reset removes every added node, as when a list restarts from the beginning. The cache of
+// parsed names stays, because it does not depend on the nodes.
+func (inv *Inventory) Reset() {
+	inv.nodes = nil
+	inv.byIdentity = map[string]*imageEntry{}
+	inv.byRequest = make([]imageEntry, len(inv.requested))
+}
+
+// Add records one node. The inventory keeps no reference to node, only to strings in it.
+func (inv *Inventory) Add(node *corev1.Node) {
+	images := node.Status.Images
+	entry := Node{
+		Name:                    node.Name,
+		ContainerRuntime:        ContainerRuntime(node.Status.NodeInfo.ContainerRuntimeVersion),
+		ContainerRuntimeVersion: node.Status.NodeInfo.ContainerRuntimeVersion,
+		ImageCount:              len(images),
+		PossiblyTruncated: inv.options.NodeStatusMaxImages >= 0 &&
+			len(images) == inv.options.NodeStatusMaxImages,
+	}
+	// One backing array holds the name slices of every kept image on this node, because a
+	// slice per list per image would triple the allocations of a full inventory.
+	var buffer []string
+	if !inv.options.SummaryOnly {
+		imageCapacity, nameCapacity := inv.keptCapacity(images)
+		entry.Images = make([]Image, 0, imageCapacity)
+		buffer = make([]string, 0, nameCapacity)
+	}
+
+	for i := range images {
+		entry.TotalSizeBytes += images[i].SizeBytes
+		infos := inv.resolve(images[i].Names)
+		if !inv.keep(infos) {
+			continue
+		}
+		inv.recordImage(node.Name, infos)
+		if !inv.options.SummaryOnly {
+			var image Image
+			image, buffer = buildImage(infos, images[i].SizeBytes, buffer)
+			entry.Images = append(entry.Images, image)
+		}
+	}
+	inv.nodes = append(inv.nodes, entry)
+}
+
+// keptCapacity returns the capacities for a node's kept images and their names, digests and
+// tags: every image and two strings per name without requested images, as each name yields
+// one raw name and at most one digest or tag. With requested images most nodes keep few of
+// theirs, so the slices grow on demand instead.
+func (inv *Inventory) keptCapacity(images []corev1.ContainerImage) (imageCount, nameCount int) {
+	if len(inv.requested) > 0 {
+		return 0, 0
+	}
+	for i := range images {
+		nameCount += 2 * len(images[i].Names)
+	}
+	return len(images), nameCount
+}
+
+// resolve looks up or parses each name. The result is valid until the next call.
+func (inv *Inventory) resolve(names []string) []*nameInfo {
+	inv.scratch = inv.scratch[:0]
+	for _, name := range names {
+		info, ok := inv.names[name]
+		if !ok {
+			info = inv.parseName(name)
+			inv.names[info.name] = info
+		}
+		inv.scratch = append(inv.scratch, info)
+	}
+	return inv.scratch
+}
+
+func (inv *Inventory) parseName(name string) *nameInfo {
+	info := &nameInfo{name: name}
+	reference, kind, err := imageref.ParseNodeImageName(info.name)
+	if err != nil {
+		// A name the runtime reported but that does not parse stays in the raw names and
+		// matches nothing.
+		return info
+	}
+	info.kind = kind
+	if kind == imageref.NodeImagePlaceholder {
+		return info
+	}
+	info.identity = reference.Identity()
+	for index, matcher := range inv.requested {
+		if matcher.MatchesName(info.name) {
+			info.matches = append(info.matches, index)
+		}
+	}
+	return info
+}
+
+// keep reports whether a node's image list keeps the image: always without requested images,
+// otherwise only when one of its names matches one of them.
+func (inv *Inventory) keep(infos []*nameInfo) bool {
+	if len(inv.requested) == 0 {
+		return true
+	}
+	for _, info := range infos {
+		if len(info.matches) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// recordImage adds the node to the inverse view of the image.
+func (inv *Inventory) recordImage(nodeName string, infos []*nameInfo) {
+	if len(inv.requested) > 0 {
+		for _, info := range infos {
+			for _, index := range info.matches {
+				inv.byRequest[index].add(nodeName, true)
+			}
+		}
+		return
+	}
+
+	identity := imageIdentity(infos)
+	if identity == "" {
+		// Only placeholders or unparsable names: the image has no name to list it under.
+		return
+	}
+	entry, ok := inv.byIdentity[identity]
+	if !ok {
+		entry = &imageEntry{}
+		inv.byIdentity[identity] = entry
+	}
+	entry.add(nodeName, !inv.options.SummaryOnly)
+}
+
+func (e *imageEntry) add(nodeName string, keepName bool) {
+	if e.nodeCount > 0 && e.lastNode == nodeName {
+		return
+	}
+	e.lastNode = nodeName
+	e.nodeCount++
+	if keepName {
+		e.nodeNames = append(e.nodeNames, nodeName)
+	}
+}
+
+// imageIdentity returns the image's first digest name, else its first tag name, normalized.
+func imageIdentity(infos []*nameInfo) string {
+	for _, info := range infos {
+		if info.kind == imageref.NodeImageDigest {
+			return info.identity
+		}
+	}
+	for _, info := range infos {
+		if info.kind == imageref.NodeImageTag {
+			return info.identity
+		}
+	}
+	return ""
+}
+
+// buildImage appends the image's name lists to buffer and returns the image with slices of
+// it, together with the grown buffer.
+func buildImage(infos []*nameInfo, size int64, buffer []string) (Image, []string) {
+	image := Image{SizeBytes: size}
+
+	start := len(buffer)
+	for _, info := range infos {
+		if info.kind != imageref.NodeImagePlaceholder {
+			buffer = append(buffer, info.name)
+		}
+	}
+	image.Names = buffer[start:len(buffer):len(buffer)]
+
+	start = len(buffer)
+	for _, info := range infos {
+		if info.kind == imageref.NodeImageDigest {
+			buffer = append(buffer, info.identity)
+		}
+	}
+	image.Digests = buffer[start:len(buffer):len(buffer)]
+
+	start = len(buffer)
+	for _, info := range infos {
+		if info.kind == imageref.NodeImageTag {
+			buffer = append(buffer, info.identity)
+		}
+	}
+	image.Tags = buffer[start:len(buffer):len(buffer)]
+	return image, buffer
+}
+
+// NodeCount returns the number of nodes added since the last Reset.
+func (inv *Inventory) NodeCount() int {
+	return len(inv.nodes)
+}
+
+// Nodes returns the added nodes sorted by name. The slice is the inventory's own.
+func (inv *Inventory) Nodes() []Node {
+	slices.SortFunc(inv.nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	return inv.nodes
+}
+
+// ImageNodes returns the inverse view: with requested images one entry per reference, in the
+// order of Options.Images, including references on no node; otherwise one entry per distinct
+// image, sorted by reference.
+func (inv *Inventory) ImageNodes() []ImageNodes {
+	if len(inv.requested) > 0 {
+		return inv.requestedImageNodes()
+	}
+
+	identities := make([]string, 0, len(inv.byIdentity))
+	for identity := range inv.byIdentity {
+		identities = append(identities, identity)
+	}
+	slices.Sort(identities)
+
+	result := make([]ImageNodes, 0, len(identities))
+	for _, identity := range identities {
+		entry := inv.byIdentity[identity]
+		slices.Sort(entry.nodeNames)
+		result = append(result, ImageNodes{
+			Reference: identity,
+			NodeNames: entry.nodeNames,
+			NodeCount: entry.nodeCount,
+		})
+	}
+	return result
+}
+
+func (inv *Inventory) requestedImageNodes() []ImageNodes {
+	allNames := make([]string, len(inv.nodes))
+	for i := range inv.nodes {
+		allNames[i] = inv.nodes[i].Name
+	}
+	slices.Sort(allNames)
+
+	result := make([]ImageNodes, len(inv.requested))
+	for index, matcher := range inv.requested {
+		entry := &inv.byRequest[index]
+		present := entry.nodeNames
+		if present == nil {
+			present = []string{}
+		}
+		slices.Sort(present)
+		result[index] = ImageNodes{
+			Reference: matcher.Reference().String(),
+			NodeNames: present,
+			NodeCount: entry.nodeCount,
+			MissingOn: sortedDifference(allNames, present),
+		}
+	}
+	return result
+}
+
+// sortedDifference returns the elements of all that are not in subset; both are sorted, and
+// subset is a subset of all.
+func sortedDifference(all, subset []string) []string {
+	difference := make([]string, 0, len(all)-len(subset))
+	j := 0
+	for _, name := range all {
+		if j < len(subset) && subset[j] == name {
+			j++
+			continue
+		}
+		difference = append(difference, name)
+	}
+	return difference
+}
+
+// ContainerRuntime returns the runtime name from a containerRuntimeVersion such as
+// "cri-o://1.33.4" or "containerd://2.1.4", or "" when the value has no "<name>://" prefix.
+func ContainerRuntime(version string) string {
+	name, _, found := strings.Cut(version, "://")
+	if !found {
+		return ""
+	}
+	return name
+}

@@ -1,0 +1,508 @@
+package nodeimages
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
+)
+
+const (
+	nginxDigest   = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	appDigest     = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	ingressDigest = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+	otherDigest   = "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+)
+
+// image returns a status.images entry.
+func image(size int64, names ...string) corev1.ContainerImage {
+	return corev1.ContainerImage{Names: names, SizeBytes: size}
+}
+
+func node(name, runtime string, images ...corev1.ContainerImage) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status: corev1.NodeStatus{
+			NodeInfo: corev1.NodeSystemInfo{ContainerRuntimeVersion: runtime},
+			Images:   images,
+		},
+	}
+}
+
+// fillerImages returns count distinct images, for nodes that need a given image count.
+func fillerImages(count int) []corev1.ContainerImage {
+	images := make([]corev1.ContainerImage, count)
+	for i := range images {
+		images[i] = image(int64(1000-i), fmt.Sprintf("quay.io/filler/image-%d:v1", i))
+	}
+	return images
+}
+
+func newInventory(t *testing.T, options Options) *Inventory {
+	t.Helper()
+	inventory, err := New(options)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", options, err)
+	}
+	return inventory
+}
+
+func onlyNode(t *testing.T, inventory *Inventory) Node {
+	t.Helper()
+	nodes := inventory.Nodes()
+	if len(nodes) != 1 {
+		t.Fatalf("got %d nodes, want 1", len(nodes))
+	}
+	return nodes[0]
+}
+
+func TestInventoryDropsPlaceholders(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "cri-o://1.33.4",
+		image(300, "<none>@<none>", "<none>:<none>"),
+		image(200, "quay.io/org/app@"+appDigest, "<none>:<none>"),
+	))
+
+	images := onlyNode(t, inventory).Images
+	if len(images) != 2 {
+		t.Fatalf("got %d images, want 2: %+v", len(images), images)
+	}
+	if len(images[0].Names) != 0 {
+		t.Errorf("placeholder-only image names = %q, want none", images[0].Names)
+	}
+	if want := []string{"quay.io/org/app@" + appDigest}; !slices.Equal(images[1].Names, want) {
+		t.Errorf("names = %q, want %q", images[1].Names, want)
+	}
+
+	view := inventory.ImageNodes()
+	if len(view) != 1 {
+		t.Fatalf("inverse view has %d entries, want 1 (placeholder-only images have no name): %+v",
+			len(view), view)
+	}
+}
+
+func TestInventorySeparatesDigestsAndTags(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "containerd://2.1.4",
+		image(100,
+			"docker.io/library/nginx@"+nginxDigest,
+			"docker.io/library/nginx:1.27",
+			"docker.io/library/nginx:latest"),
+		image(50, "quay.io/org/app@"+appDigest),
+		image(10, "registry.example.com:5000/team/tool:v2"),
+	))
+
+	images := onlyNode(t, inventory).Images
+	cases := []struct {
+		digests []string
+		tags    []string
+	}{
+		{[]string{"docker.io/library/nginx@" + nginxDigest},
+			[]string{"docker.io/library/nginx:1.27", "docker.io/library/nginx:latest"}},
+		{[]string{"quay.io/org/app@" + appDigest}, []string{}},
+		{[]string{}, []string{"registry.example.com:5000/team/tool:v2"}},
+	}
+	for i, want := range cases {
+		if !slices.Equal(images[i].Digests, want.digests) {
+			t.Errorf("image %d digests = %q, want %q", i, images[i].Digests, want.digests)
+		}
+		if !slices.Equal(images[i].Tags, want.tags) {
+			t.Errorf("image %d tags = %q, want %q", i, images[i].Tags, want.tags)
+		}
+	}
+	if len(images[0].Names) != 3 {
+		t.Errorf("names = %q, want the 3 raw names", images[0].Names)
+	}
+	if images[0].SizeBytes != 100 {
+		t.Errorf("size = %d, want 100", images[0].SizeBytes)
+	}
+}
+
+func TestInventoryNormalizesFamiliarNodeNames(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	// cri-dockerd reports docker's familiar tags.
+	inventory.Add(node("worker-0", "docker://27.1.1", image(100, "nginx:1.27")))
+
+	images := onlyNode(t, inventory).Images
+	if want := []string{"nginx:1.27"}; !slices.Equal(images[0].Names, want) {
+		t.Errorf("names = %q, want the raw %q", images[0].Names, want)
+	}
+	if want := []string{"docker.io/library/nginx:1.27"}; !slices.Equal(images[0].Tags, want) {
+		t.Errorf("tags = %q, want %q", images[0].Tags, want)
+	}
+}
+
+func TestInventoryKeepsUnparsableNames(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "cri-o://1.33.4", image(100, "Not A Name")))
+
+	images := onlyNode(t, inventory).Images
+	if want := []string{"Not A Name"}; !slices.Equal(images[0].Names, want) {
+		t.Errorf("names = %q, want %q", images[0].Names, want)
+	}
+	if len(images[0].Digests)+len(images[0].Tags) != 0 {
+		t.Errorf("digests %q and tags %q, want none", images[0].Digests, images[0].Tags)
+	}
+}
+
+func TestInventoryTruncationFlag(t *testing.T) {
+	cases := []struct {
+		name       string
+		maxImages  int
+		imageCount int
+		want       bool
+	}{
+		{"at default cap", 50, 50, true},
+		{"below default cap", 50, 49, false},
+		{"above cap", 50, 51, false},
+		{"custom cap", 10, 10, true},
+		{"disabled", -1, 50, false},
+		{"zero cap and no images", 0, 0, true},
+		{"no images", 50, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inventory := newInventory(t, Options{NodeStatusMaxImages: tc.maxImages})
+			inventory.Add(node("worker-0", "cri-o://1.33.4", fillerImages(tc.imageCount)...))
+
+			got := onlyNode(t, inventory)
+			if got.PossiblyTruncated != tc.want {
+				t.Errorf("possibly truncated = %v, want %v", got.PossiblyTruncated, tc.want)
+			}
+			if got.ImageCount != tc.imageCount {
+				t.Errorf("image count = %d, want %d", got.ImageCount, tc.imageCount)
+			}
+		})
+	}
+}
+
+func TestInventoryRuntimes(t *testing.T) {
+	cases := []struct {
+		version string
+		want    string
+	}{
+		{"cri-o://1.33.4-2.rhaos4.20.gitabc1234.el9", "cri-o"},
+		{"containerd://2.1.4", "containerd"},
+		{"docker://27.1.1", "docker"},
+		{"", ""},
+		{"1.2.3", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.version, func(t *testing.T) {
+			inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+			inventory.Add(node("worker-0", tc.version))
+
+			got := onlyNode(t, inventory)
+			if got.ContainerRuntime != tc.want {
+				t.Errorf("runtime = %q, want %q", got.ContainerRuntime, tc.want)
+			}
+			if got.ContainerRuntimeVersion != tc.version {
+				t.Errorf("runtime version = %q, want %q", got.ContainerRuntimeVersion, tc.version)
+			}
+		})
+	}
+}
+
+func TestInventoryTotalsCoverFilteredImages(t *testing.T) {
+	inventory := newInventory(t, Options{
+		Images:              []string{"nginx:1.27"},
+		NodeStatusMaxImages: 50,
+	})
+	inventory.Add(node("worker-0", "cri-o://1.33.4",
+		image(700, "quay.io/org/app@"+appDigest),
+		image(200, "docker.io/library/nginx:1.27"),
+		image(100, "<none>@<none>"),
+	))
+
+	got := onlyNode(t, inventory)
+	if got.ImageCount != 3 {
+		t.Errorf("image count = %d, want 3", got.ImageCount)
+	}
+	if got.TotalSizeBytes != 1000 {
+		t.Errorf("total size = %d, want 1000", got.TotalSizeBytes)
+	}
+	if len(got.Images) != 1 || got.Images[0].SizeBytes != 200 {
+		t.Errorf("images = %+v, want only nginx:1.27", got.Images)
+	}
+}
+
+func TestInventoryMatching(t *testing.T) {
+	fleet := []*corev1.Node{
+		node("a-nginx-latest", "cri-o://1.33.4",
+			image(100, "docker.io/library/nginx@"+nginxDigest, "docker.io/library/nginx:latest")),
+		node("b-nginx-old", "cri-o://1.33.4", image(100, "docker.io/library/nginx:1.25")),
+		node("c-lookalikes", "cri-o://1.33.4",
+			image(100, "docker.io/library/nginx-ingress:latest"),
+			image(100, "docker.io/library/mynginx:latest"),
+			image(100, "quay.io/library/nginx:latest"),
+			image(100, "docker.io/bitnami/nginx:latest"),
+			image(100, "registry.k8s.io/ingress-nginx/controller@"+ingressDigest)),
+		node("d-other-repo-same-digest", "cri-o://1.33.4",
+			image(100, "quay.io/mirror/nginx@"+nginxDigest)),
+	}
+	cases := []struct {
+		reference string
+		normal    string
+		want      []string
+	}{
+		{"nginx", "docker.io/library/nginx:latest", []string{"a-nginx-latest"}},
+		{"nginx:latest", "docker.io/library/nginx:latest", []string{"a-nginx-latest"}},
+		{"docker.io/library/nginx", "docker.io/library/nginx:latest", []string{"a-nginx-latest"}},
+		{"index.docker.io/library/nginx:latest", "docker.io/library/nginx:latest",
+			[]string{"a-nginx-latest"}},
+		{"library/nginx:1.25", "docker.io/library/nginx:1.25", []string{"b-nginx-old"}},
+		{"nginx@" + nginxDigest, "docker.io/library/nginx@" + nginxDigest,
+			[]string{"a-nginx-latest"}},
+		// A tag plus a digest is identified by the digest, whatever tag the node reports.
+		{"nginx:1.25@" + nginxDigest, "docker.io/library/nginx:1.25@" + nginxDigest,
+			[]string{"a-nginx-latest"}},
+		{"nginx@" + otherDigest, "docker.io/library/nginx@" + otherDigest, []string{}},
+		{"nginx:1.27", "docker.io/library/nginx:1.27", []string{}},
+		{"ingress-nginx/controller", "docker.io/ingress-nginx/controller:latest", []string{}},
+		{"bitnami/nginx", "docker.io/bitnami/nginx:latest", []string{"c-lookalikes"}},
+	}
+
+	references := make([]string, len(cases))
+	for i, tc := range cases {
+		references[i] = tc.reference
+	}
+	inventory := newInventory(t, Options{Images: references, NodeStatusMaxImages: 50})
+	for _, n := range fleet {
+		inventory.Add(n)
+	}
+
+	view := inventory.ImageNodes()
+	if len(view) != len(cases) {
+		t.Fatalf("got %d entries, want one per reference (%d)", len(view), len(cases))
+	}
+	for i, tc := range cases {
+		if view[i].Reference != tc.normal {
+			t.Errorf("%s: reference = %q, want %q", tc.reference, view[i].Reference, tc.normal)
+		}
+		if !slices.Equal(view[i].NodeNames, tc.want) {
+			t.Errorf("%s: nodes = %q, want %q", tc.reference, view[i].NodeNames, tc.want)
+		}
+		if view[i].NodeCount != len(tc.want) {
+			t.Errorf("%s: node count = %d, want %d", tc.reference, view[i].NodeCount, len(tc.want))
+		}
+	}
+}
+
+func TestInventoryRequestedView(t *testing.T) {
+	inventory := newInventory(t, Options{
+		Images:              []string{"quay.io/org/app@" + appDigest, "nginx:1.27", "nginx:1.27"},
+		NodeStatusMaxImages: 50,
+	})
+	// Added out of order, as concurrent GETs may deliver them.
+	inventory.Add(node("worker-2", "cri-o://1.33.4",
+		image(100, "quay.io/org/app@"+appDigest, "quay.io/org/app:v1"),
+		image(90, "docker.io/library/nginx:1.27")))
+	inventory.Add(node("worker-0", "cri-o://1.33.4", image(100, "quay.io/org/app@"+appDigest)))
+	inventory.Add(node("worker-1", "cri-o://1.33.4", image(100, "docker.io/library/busybox:1")))
+
+	view := inventory.ImageNodes()
+	want := []ImageNodes{
+		{
+			Reference: "quay.io/org/app@" + appDigest,
+			NodeNames: []string{"worker-0", "worker-2"},
+			NodeCount: 2,
+			MissingOn: []string{"worker-1"},
+		},
+		{
+			Reference: "docker.io/library/nginx:1.27",
+			NodeNames: []string{"worker-2"},
+			NodeCount: 1,
+			MissingOn: []string{"worker-0", "worker-1"},
+		},
+		{
+			Reference: "docker.io/library/nginx:1.27",
+			NodeNames: []string{"worker-2"},
+			NodeCount: 1,
+			MissingOn: []string{"worker-0", "worker-1"},
+		},
+	}
+	if len(view) != len(want) {
+		t.Fatalf("got %d entries, want %d: %+v", len(view), len(want), view)
+	}
+	for i := range want {
+		if view[i].Reference != want[i].Reference {
+			t.Errorf("entry %d reference = %q, want %q", i, view[i].Reference, want[i].Reference)
+		}
+		if !slices.Equal(view[i].NodeNames, want[i].NodeNames) {
+			t.Errorf("entry %d nodes = %q, want %q", i, view[i].NodeNames, want[i].NodeNames)
+		}
+		if view[i].NodeCount != want[i].NodeCount {
+			t.Errorf("entry %d count = %d, want %d", i, view[i].NodeCount, want[i].NodeCount)
+		}
+		if !slices.Equal(view[i].MissingOn, want[i].MissingOn) {
+			t.Errorf("entry %d missing on = %q, want %q", i, view[i].MissingOn, want[i].MissingOn)
+		}
+	}
+
+	nodes := inventory.Nodes()
+	names := []string{nodes[0].Name, nodes[1].Name, nodes[2].Name}
+	if !slices.Equal(names, []string{"worker-0", "worker-1", "worker-2"}) {
+		t.Errorf("nodes in order %q, want sorted by name", names)
+	}
+	if len(nodes[1].Images) != 0 {
+		t.Errorf("worker-1 images = %+v, want none of interest", nodes[1].Images)
+	}
+	if len(nodes[2].Images) != 2 {
+		t.Errorf("worker-2 has %d images of interest, want 2", len(nodes[2].Images))
+	}
+}
+
+func TestInventoryRequestedOnNoNode(t *testing.T) {
+	inventory := newInventory(t, Options{Images: []string{"nginx"}, NodeStatusMaxImages: 50})
+
+	view := inventory.ImageNodes()
+	if len(view) != 1 {
+		t.Fatalf("got %d entries, want 1", len(view))
+	}
+	if view[0].NodeNames == nil || len(view[0].NodeNames) != 0 {
+		t.Errorf("node names = %#v, want an empty, non-nil list", view[0].NodeNames)
+	}
+	if view[0].MissingOn == nil || len(view[0].MissingOn) != 0 {
+		t.Errorf("missing on = %#v, want an empty, non-nil list", view[0].MissingOn)
+	}
+}
+
+func TestInventoryFullInverseView(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-1", "cri-o://1.33.4",
+		image(100, "quay.io/org/app@"+appDigest, "quay.io/org/app:v1"),
+		image(90, "docker.io/library/nginx:1.27"),
+		image(80, "<none>@<none>")))
+	inventory.Add(node("worker-0", "containerd://2.1.4",
+		// Same image, but the tag moved away: the digest still identifies it.
+		image(60, "quay.io/org/app@"+appDigest),
+		image(50, "docker.io/library/nginx:1.27")))
+	inventory.Add(node("worker-2", "containerd://2.1.4",
+		// The same image twice must count the node once.
+		image(60, "docker.io/library/nginx:1.27"),
+		image(60, "docker.io/library/nginx:1.27")))
+
+	view := inventory.ImageNodes()
+	want := []ImageNodes{
+		{Reference: "docker.io/library/nginx:1.27",
+			NodeNames: []string{"worker-0", "worker-1", "worker-2"}, NodeCount: 3},
+		{Reference: "quay.io/org/app@" + appDigest,
+			NodeNames: []string{"worker-0", "worker-1"}, NodeCount: 2},
+	}
+	if len(view) != len(want) {
+		t.Fatalf("got %d entries, want %d: %+v", len(view), len(want), view)
+	}
+	for i := range want {
+		if view[i].Reference != want[i].Reference {
+			t.Errorf("entry %d reference = %q, want %q", i, view[i].Reference, want[i].Reference)
+		}
+		if !slices.Equal(view[i].NodeNames, want[i].NodeNames) {
+			t.Errorf("entry %d nodes = %q, want %q", i, view[i].NodeNames, want[i].NodeNames)
+		}
+		if view[i].NodeCount != want[i].NodeCount {
+			t.Errorf("entry %d count = %d, want %d", i, view[i].NodeCount, want[i].NodeCount)
+		}
+		if view[i].MissingOn != nil {
+			t.Errorf("entry %d missing on = %q, want nil without requested images", i,
+				view[i].MissingOn)
+		}
+	}
+}
+
+func TestInventorySummaryOnly(t *testing.T) {
+	fleet := []*corev1.Node{
+		node("worker-0", "cri-o://1.33.4",
+			image(100, "docker.io/library/nginx:1.27"), image(50, "quay.io/org/app:v1")),
+		node("worker-1", "cri-o://1.33.4", image(100, "docker.io/library/nginx:1.27")),
+	}
+
+	t.Run("without requested images", func(t *testing.T) {
+		inventory := newInventory(t, Options{SummaryOnly: true, NodeStatusMaxImages: 50})
+		for _, n := range fleet {
+			inventory.Add(n)
+		}
+		for _, n := range inventory.Nodes() {
+			if n.Images != nil {
+				t.Errorf("%s images = %+v, want nil", n.Name, n.Images)
+			}
+		}
+		nodes := inventory.Nodes()
+		if nodes[0].ImageCount != 2 || nodes[0].TotalSizeBytes != 150 {
+			t.Errorf("worker-0 count %d size %d, want 2 and 150", nodes[0].ImageCount,
+				nodes[0].TotalSizeBytes)
+		}
+		view := inventory.ImageNodes()
+		if len(view) != 2 {
+			t.Fatalf("got %d entries, want 2", len(view))
+		}
+		if view[0].NodeCount != 2 || view[1].NodeCount != 1 {
+			t.Errorf("counts %d and %d, want 2 and 1", view[0].NodeCount, view[1].NodeCount)
+		}
+		if view[0].NodeNames != nil {
+			t.Errorf("node names = %q, want nil in a summary", view[0].NodeNames)
+		}
+	})
+
+	t.Run("with requested images", func(t *testing.T) {
+		inventory := newInventory(t, Options{
+			Images:              []string{"quay.io/org/app:v1"},
+			SummaryOnly:         true,
+			NodeStatusMaxImages: 50,
+		})
+		for _, n := range fleet {
+			inventory.Add(n)
+		}
+		for _, n := range inventory.Nodes() {
+			if n.Images != nil {
+				t.Errorf("%s images = %+v, want nil", n.Name, n.Images)
+			}
+		}
+		view := inventory.ImageNodes()
+		if !slices.Equal(view[0].NodeNames, []string{"worker-0"}) {
+			t.Errorf("node names = %q, want [worker-0]", view[0].NodeNames)
+		}
+		if !slices.Equal(view[0].MissingOn, []string{"worker-1"}) {
+			t.Errorf("missing on = %q, want [worker-1]", view[0].MissingOn)
+		}
+	})
+}
+
+func TestInventoryReset(t *testing.T) {
+	inventory := newInventory(t, Options{Images: []string{"nginx:1.27"}, NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "cri-o://1.33.4", image(100, "docker.io/library/nginx:1.27")))
+	inventory.Reset()
+	inventory.Add(node("worker-1", "cri-o://1.33.4"))
+
+	if inventory.NodeCount() != 1 {
+		t.Errorf("node count = %d, want 1 after reset", inventory.NodeCount())
+	}
+	view := inventory.ImageNodes()
+	if view[0].NodeCount != 0 {
+		t.Errorf("nginx node count = %d, want 0 after reset", view[0].NodeCount)
+	}
+	if !slices.Equal(view[0].MissingOn, []string{"worker-1"}) {
+		t.Errorf("missing on = %q, want [worker-1]", view[0].MissingOn)
+	}
+}
+
+func TestNewRejectsInvalidReference(t *testing.T) {
+	for _, reference := range []string{
+		"Nginx",
+		"https://quay.io/org/app",
+		"nginx@sha256:abc",
+		"",
+	} {
+		t.Run(reference, func(t *testing.T) {
+			_, err := New(Options{Images: []string{reference}})
+			var referenceError *imageref.ReferenceError
+			if !errors.As(err, &referenceError) {
+				t.Errorf("New with %q: error %v, want an *imageref.ReferenceError", reference, err)
+			}
+		})
+	}
+}

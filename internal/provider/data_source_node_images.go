@@ -1,0 +1,453 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+	"github.com/imagedist/terraform-provider-imagedist/internal/nodeimages"
+)
+
+var (
+	_ datasource.DataSource                     = &nodeImagesDataSource{}
+	_ datasource.DataSourceWithConfigure        = &nodeImagesDataSource{}
+	_ datasource.DataSourceWithConfigValidators = &nodeImagesDataSource{}
+)
+
+// nodeImagesDataSource is imagedist_node_images.
+type nodeImagesDataSource struct {
+	clients *kube.Clients
+}
+
+// nodeImagesModel is the configuration of imagedist_node_images. Read builds the state
+// directly as a Terraform value, so the computed lists here stay unread.
+type nodeImagesModel struct {
+	LabelSelector       types.String `tfsdk:"label_selector"`
+	Names               types.Set    `tfsdk:"names"`
+	Images              types.List   `tfsdk:"images"`
+	SummaryOnly         types.Bool   `tfsdk:"summary_only"`
+	PageSize            types.Int64  `tfsdk:"page_size"`
+	NodeStatusMaxImages types.Int64  `tfsdk:"node_status_max_images"`
+	NodeCount           types.Int64  `tfsdk:"node_count"`
+	Nodes               types.List   `tfsdk:"nodes"`
+	ImageNodes          types.List   `tfsdk:"image_nodes"`
+}
+
+// NewNodeImagesDataSource returns the imagedist_node_images data source.
+func NewNodeImagesDataSource() datasource.DataSource {
+	return &nodeImagesDataSource{}
+}
+
+func (d *nodeImagesDataSource) Metadata(
+	_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse,
+) {
+	resp.TypeName = req.ProviderTypeName + "_node_images"
+}
+
+func (d *nodeImagesDataSource) Configure(
+	_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse,
+) {
+	d.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *nodeImagesDataSource) ConfigValidators(
+	_ context.Context,
+) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.Conflicting(
+			path.MatchRoot("label_selector"),
+			path.MatchRoot("names"),
+		),
+	}
+}
+
+func (d *nodeImagesDataSource) Schema(
+	_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse,
+) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the container images that nodes have cached, as the " +
+			"kubelets report them in `Node.status.images`: per node, and per image the " +
+			"nodes that have it. Set `images` to ask which of those images are missing " +
+			"where; state then holds only the answer, which matters on large clusters.\n\n" +
+			"The kubelet reports at most `nodeStatusMaxImages` images per node (" +
+			fmt.Sprint(nodeimages.DefaultNodeStatusMaxImages) + " unless configured), " +
+			"largest first, with at most 5 names each. Smaller images fall off a busy " +
+			"node's list, so a missing image may still be cached there; such nodes have " +
+			"`possibly_truncated` set.\n\n" +
+			"Needs `get` and `list` on `nodes` (cluster-scoped).",
+		Attributes: map[string]schema.Attribute{
+			"label_selector": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "A label selector that chooses the nodes, such as " +
+					"`node-role.kubernetes.io/worker` or `topology.kubernetes.io/zone in " +
+					"(eu-west-1a,eu-west-1b)`. All nodes when neither this nor `names` is " +
+					"set. Conflicts with `names`.",
+				Validators: []validator.String{labelSelectorValidator{}},
+			},
+			"names": schema.SetAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "The names of the nodes to read. A name that does not " +
+					"exist is an error. An empty set selects no nodes. Conflicts with " +
+					"`label_selector`.",
+				Validators: []validator.Set{
+					setvalidator.ValueStringsAre(nodeNameValidator{}),
+				},
+			},
+			"images": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Image references of interest, such as `nginx:1.27` or " +
+					"`quay.io/org/app@sha256:...`. When set, each node's `images` holds " +
+					"only the images that match one of them, and `image_nodes` has one " +
+					"entry per reference, in this order, with the nodes that lack it. An " +
+					"image matches by its normalized name and tag, or by repository and " +
+					"digest for a reference with a digest; never by substring, so `nginx` " +
+					"means `docker.io/library/nginx:latest` and not `nginx-ingress`.",
+				Validators: []validator.List{
+					listvalidator.ValueStringsAre(imageReferenceValidator{}),
+				},
+			},
+			"summary_only": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "When true, each node's `images` is null and, unless " +
+					"`images` is set, so is the `node_names` of each `image_nodes` entry. " +
+					"The counts and sizes stay. Use it on large clusters, where the full " +
+					"inventory makes state large and reads slow.",
+			},
+			"page_size": schema.Int64Attribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: fmt.Sprintf("The number of nodes requested per list "+
+					"page, from 1 to %d. Defaults to %d. A larger page needs fewer "+
+					"requests, which helps when a list fails because its continue token "+
+					"expired.", nodeimages.MaxPageSize, nodeimages.DefaultPageSize),
+				Validators: []validator.Int64{
+					int64validator.Between(1, nodeimages.MaxPageSize),
+				},
+			},
+			"node_status_max_images": schema.Int64Attribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: fmt.Sprintf("The kubelet's `nodeStatusMaxImages` "+
+					"setting, to judge `possibly_truncated` by. Defaults to %d, the "+
+					"kubelet's default; `-1` turns the flag off, as for kubelets "+
+					"configured to report every image.",
+					nodeimages.DefaultNodeStatusMaxImages),
+				Validators: []validator.Int64{int64validator.AtLeast(-1)},
+			},
+			"node_count": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "The number of nodes read.",
+			},
+			"nodes":       nodesAttribute(),
+			"image_nodes": imageNodesAttribute(),
+		},
+	}
+}
+
+func nodesAttribute() schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Computed:            true,
+		MarkdownDescription: "The selected nodes, sorted by name.",
+		NestedObject: schema.NestedAttributeObject{
+			Attributes: map[string]schema.Attribute{
+				"name": schema.StringAttribute{
+					Computed:            true,
+					MarkdownDescription: "The node name.",
+				},
+				"container_runtime": schema.StringAttribute{
+					Computed: true,
+					MarkdownDescription: "The container runtime, such as `cri-o` or " +
+						"`containerd`: the scheme of `container_runtime_version`. Null " +
+						"when the node reports no scheme.",
+				},
+				"container_runtime_version": schema.StringAttribute{
+					Computed: true,
+					MarkdownDescription: "`status.nodeInfo.containerRuntimeVersion` as " +
+						"reported, such as `cri-o://1.33.4`. Null when empty.",
+				},
+				"image_count": schema.Int64Attribute{
+					Computed: true,
+					MarkdownDescription: "The number of images the node reports, including " +
+						"those left out of `images` by the `images` filter.",
+				},
+				"total_size_bytes": schema.Int64Attribute{
+					Computed: true,
+					MarkdownDescription: "The sum of `size_bytes` over every image the " +
+						"node reports. Layers shared between images count once per image.",
+				},
+				"possibly_truncated": schema.BoolAttribute{
+					Computed: true,
+					MarkdownDescription: "Whether the node reports exactly " +
+						"`node_status_max_images` images: the kubelet's cap, so smaller " +
+						"images may be cached but missing from the list.",
+				},
+				"images": schema.ListNestedAttribute{
+					Computed: true,
+					MarkdownDescription: "The node's images, largest first as the kubelet " +
+						"sorts them; only those matching `images` when it is set. Null " +
+						"when `summary_only` is true.",
+					NestedObject: schema.NestedAttributeObject{
+						Attributes: nodeImageAttributes(),
+					},
+				},
+			},
+		},
+	}
+}
+
+func nodeImageAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"names": schema.ListAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The names as the node reports them, without the kubelet's " +
+				"`<none>@<none>` and `<none>:<none>` placeholders.",
+		},
+		"digests": schema.ListAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The digest names, fully qualified, such as " +
+				"`quay.io/org/app@sha256:...`.",
+		},
+		"tags": schema.ListAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The tag names, fully qualified, such as " +
+				"`docker.io/library/nginx:1.27`.",
+		},
+		"size_bytes": schema.Int64Attribute{
+			Computed: true,
+			MarkdownDescription: "The size the runtime reports: uncompressed bytes on " +
+				"CRI-O (OpenShift), compressed bytes on containerd, so the same image " +
+				"differs between runtimes.",
+		},
+	}
+}
+
+func imageNodesAttribute() schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Computed: true,
+		MarkdownDescription: "The nodes per image. With `images` set, one entry per " +
+			"reference in the order given, including references on no node. Otherwise " +
+			"one entry per distinct image, sorted by `reference`.",
+		NestedObject: schema.NestedAttributeObject{
+			Attributes: map[string]schema.Attribute{
+				"reference": schema.StringAttribute{
+					Computed: true,
+					MarkdownDescription: "The normalized reference: of the requested " +
+						"reference, such as `docker.io/library/nginx:latest` for `nginx`, " +
+						"or else of the image's first digest name, or its first tag name " +
+						"when it has none.",
+				},
+				"node_names": schema.ListAttribute{
+					Computed:    true,
+					ElementType: types.StringType,
+					MarkdownDescription: "The selected nodes that have the image, sorted. " +
+						"Null when `summary_only` is true and `images` is not set.",
+				},
+				"node_count": schema.Int64Attribute{
+					Computed:            true,
+					MarkdownDescription: "The number of selected nodes that have the image.",
+				},
+				"missing_on": schema.ListAttribute{
+					Computed:    true,
+					ElementType: types.StringType,
+					MarkdownDescription: "The selected nodes that lack the requested image, " +
+						"sorted. A node with `possibly_truncated` set may have it cached " +
+						"all the same. Null when `images` is not set.",
+				},
+			},
+		},
+	}
+}
+
+func (d *nodeImagesDataSource) Read(
+	ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse,
+) {
+	var config nodeImagesModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	settings := config.settings()
+	inventory, err := nodeimages.New(settings.options)
+	if err != nil {
+		// The attribute validator already rejected invalid references at plan time.
+		resp.Diagnostics.AddAttributeError(path.Root("images"), "Invalid Image Reference",
+			err.Error())
+		return
+	}
+
+	reader, err := d.nodeReader(ctx, settings)
+	if err != nil {
+		addClientError(&resp.Diagnostics, err)
+		return
+	}
+
+	tflog.Debug(ctx, "Reading node images", settings.logFields())
+	if err := settings.read(ctx, reader, inventory); err != nil {
+		addNodeReadError(&resp.Diagnostics, err)
+		return
+	}
+	tflog.Debug(ctx, "Read node images", map[string]any{"node_count": inventory.NodeCount()})
+
+	state, diags := nodeImagesState(ctx, req.Config.Raw, resp.State.Schema.Type(), settings,
+		inventory)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// nodeReader builds a protobuf client for the nodes from the provider's connection.
+func (d *nodeImagesDataSource) nodeReader(
+	ctx context.Context, settings nodeImagesSettings,
+) (*nodeimages.Reader, error) {
+	if d.clients == nil {
+		return nil, errors.New("the provider was not configured")
+	}
+	config, err := d.clients.REST()
+	if err != nil {
+		return nil, err
+	}
+	client, err := nodeimages.NewNodeClient(config)
+	if err != nil {
+		return nil, err
+	}
+
+	return &nodeimages.Reader{
+		Nodes:    client,
+		PageSize: settings.pageSize,
+		OnRestart: func(err error) {
+			tflog.Debug(ctx, "Restarting the node list from the beginning because its "+
+				"continue token expired", map[string]any{"error": err.Error()})
+		},
+	}, nil
+}
+
+// nodeImagesSettings is the configuration with defaults applied.
+type nodeImagesSettings struct {
+	labelSelector string
+	byName        bool
+	names         []string
+	pageSize      int64
+	options       nodeimages.Options
+}
+
+func (m *nodeImagesModel) settings() nodeImagesSettings {
+	settings := nodeImagesSettings{
+		labelSelector: m.LabelSelector.ValueString(),
+		byName:        !m.Names.IsNull(),
+		names:         stringElements(m.Names),
+		pageSize:      nodeimages.DefaultPageSize,
+		options: nodeimages.Options{
+			Images:              stringElements(m.Images),
+			SummaryOnly:         m.SummaryOnly.ValueBool(),
+			NodeStatusMaxImages: nodeimages.DefaultNodeStatusMaxImages,
+		},
+	}
+	if !m.PageSize.IsNull() {
+		settings.pageSize = m.PageSize.ValueInt64()
+	}
+	if !m.NodeStatusMaxImages.IsNull() {
+		settings.options.NodeStatusMaxImages = int(m.NodeStatusMaxImages.ValueInt64())
+	}
+	return settings
+}
+
+func (s nodeImagesSettings) read(
+	ctx context.Context, reader *nodeimages.Reader, inventory *nodeimages.Inventory,
+) error {
+	if s.byName {
+		return reader.ReadNamed(ctx, s.names, inventory)
+	}
+	return reader.ReadAll(ctx, s.labelSelector, inventory)
+}
+
+func (s nodeImagesSettings) logFields() map[string]any {
+	return map[string]any{
+		"label_selector":         s.labelSelector,
+		"names":                  s.names,
+		"images":                 s.options.Images,
+		"summary_only":           s.options.SummaryOnly,
+		"page_size":              s.pageSize,
+		"node_status_max_images": s.options.NodeStatusMaxImages,
+	}
+}
+
+// addNodeReadError turns a failed node read into a diagnostic that says what to do.
+func addNodeReadError(diags *diag.Diagnostics, err error) {
+	var notFound *nodeimages.NotFoundError
+	if errors.As(err, &notFound) {
+		diags.AddAttributeError(path.Root("names"), "Node Not Found",
+			fmt.Sprintf("No node named %s exists. Check the names in names; `kubectl get "+
+				"nodes` lists the cluster's nodes.", joinQuotedNames(notFound.Names)))
+		return
+	}
+
+	var expired *nodeimages.ExpiredError
+	if errors.As(err, &expired) {
+		addAPIError(diags, "Unable to List Nodes",
+			"The node list's continue token expired twice before the last page was read, "+
+				"because the nodes changed faster than the pages could be read. Retry, or "+
+				"raise page_size so that the list needs fewer requests.", expired.Err)
+		return
+	}
+
+	verb, name := "list", ""
+	var request *nodeimages.RequestError
+	if errors.As(err, &request) {
+		verb, name = request.Verb, request.Name
+	}
+	summary := "Unable to List Nodes"
+	if verb == "get" {
+		summary = "Unable to Get Node"
+	}
+	if apierrors.IsForbidden(err) {
+		addAPIError(diags, summary, fmt.Sprintf("The provider's credentials may not %s "+
+			"nodes. Nodes are cluster-scoped, so grant a ClusterRole with the rule "+
+			"apiGroups [\"\"], resources [\"nodes\"], verbs [\"get\", \"list\"] through a "+
+			"ClusterRoleBinding to the user or service account that runs Terraform.", verb),
+			err)
+		return
+	}
+
+	detail := "Reading the nodes from the API server failed. Check that the cluster is " +
+		"reachable and retry."
+	if name != "" {
+		detail = fmt.Sprintf("Reading node %q from the API server failed. Check that the "+
+			"cluster is reachable and retry.", name)
+	}
+	addAPIError(diags, summary, detail, err)
+}
+
+// joinQuotedNames joins names as "a", "b" and "c".
+func joinQuotedNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, name := range names {
+		quoted[i] = fmt.Sprintf("%q", name)
+	}
+	if len(quoted) == 1 {
+		return quoted[0]
+	}
+	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+}

@@ -1,0 +1,163 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/nodeimages"
+)
+
+// The state of imagedist_node_images is built directly as a tftypes.Value. Going through
+// attr.Value objects or a tfsdk-tagged model first would convert every one of up to hundreds
+// of thousands of values twice, and the full inventory of a large cluster is that big.
+
+// nodeImagesTypes are the Terraform types of the state, taken from the schema so that the
+// two cannot drift apart.
+type nodeImagesTypes struct {
+	root       tftypes.Object
+	nodeList   tftypes.List
+	node       tftypes.Object
+	imageList  tftypes.List
+	image      tftypes.Object
+	viewList   tftypes.List
+	view       tftypes.Object
+	stringList tftypes.List
+}
+
+func nodeImagesTypesOf(schemaType tftypes.Type) (nodeImagesTypes, error) {
+	var types nodeImagesTypes
+	var ok bool
+	types.root, ok = schemaType.(tftypes.Object)
+	if !ok {
+		return types, fmt.Errorf("the schema type is %s, not an object", schemaType)
+	}
+	if types.nodeList, types.node, ok = objectList(types.root, "nodes"); !ok {
+		return types, fmt.Errorf("the schema has no list of objects named nodes")
+	}
+	if types.imageList, types.image, ok = objectList(types.node, "images"); !ok {
+		return types, fmt.Errorf("the schema has no list of objects named nodes.images")
+	}
+	if types.viewList, types.view, ok = objectList(types.root, "image_nodes"); !ok {
+		return types, fmt.Errorf("the schema has no list of objects named image_nodes")
+	}
+	types.stringList = tftypes.List{ElementType: tftypes.String}
+	return types, nil
+}
+
+// objectList returns the type of a list-of-objects attribute and of its elements.
+func objectList(parent tftypes.Object, name string) (tftypes.List, tftypes.Object, bool) {
+	list, ok := parent.AttributeTypes[name].(tftypes.List)
+	if !ok {
+		return tftypes.List{}, tftypes.Object{}, false
+	}
+	element, ok := list.ElementType.(tftypes.Object)
+	return list, element, ok
+}
+
+// nodeImagesState returns the state: the configuration as given, page_size and
+// node_status_max_images with their defaults, and the inventory.
+func nodeImagesState(ctx context.Context, config tftypes.Value, schemaType attr.Type,
+	settings nodeImagesSettings, inventory *nodeimages.Inventory) (tftypes.Value, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	types, err := nodeImagesTypesOf(schemaType.TerraformType(ctx))
+	if err != nil {
+		diags.AddError("Unexpected Schema", "Building the state of imagedist_node_images "+
+			"failed. Please report this to the provider's developers.\n\n"+err.Error())
+		return tftypes.Value{}, diags
+	}
+
+	attributes := map[string]tftypes.Value{}
+	if err := config.As(&attributes); err != nil {
+		diags.AddError("Unexpected Configuration Value", "Reading the configuration of "+
+			"imagedist_node_images failed. Please report this to the provider's "+
+			"developers.\n\n"+err.Error())
+		return tftypes.Value{}, diags
+	}
+
+	nodes := inventory.Nodes()
+	attributes["page_size"] = tftypes.NewValue(tftypes.Number, settings.pageSize)
+	attributes["node_status_max_images"] = tftypes.NewValue(tftypes.Number,
+		int64(settings.options.NodeStatusMaxImages))
+	attributes["node_count"] = tftypes.NewValue(tftypes.Number, int64(len(nodes)))
+	attributes["nodes"] = types.nodesValue(nodes)
+	attributes["image_nodes"] = types.imageNodesValue(inventory.ImageNodes())
+	return tftypes.NewValue(types.root, attributes), diags
+}
+
+func (t nodeImagesTypes) nodesValue(nodes []nodeimages.Node) tftypes.Value {
+	values := make([]tftypes.Value, len(nodes))
+	for i := range nodes {
+		node := &nodes[i]
+		values[i] = tftypes.NewValue(t.node, map[string]tftypes.Value{
+			"name":                      tftypes.NewValue(tftypes.String, node.Name),
+			"container_runtime":         t.optionalString(node.ContainerRuntime),
+			"container_runtime_version": t.optionalString(node.ContainerRuntimeVersion),
+			"image_count":               tftypes.NewValue(tftypes.Number, int64(node.ImageCount)),
+			"total_size_bytes":          tftypes.NewValue(tftypes.Number, node.TotalSizeBytes),
+			"possibly_truncated":        tftypes.NewValue(tftypes.Bool, node.PossiblyTruncated),
+			"images":                    t.imagesValue(node.Images),
+		})
+	}
+	return tftypes.NewValue(t.nodeList, values)
+}
+
+// imagesValue returns a node's image list; nil, as for summary_only, gives null.
+func (t nodeImagesTypes) imagesValue(images []nodeimages.Image) tftypes.Value {
+	if images == nil {
+		return tftypes.NewValue(t.imageList, nil)
+	}
+	values := make([]tftypes.Value, len(images))
+	for i := range images {
+		image := &images[i]
+		values[i] = tftypes.NewValue(t.image, map[string]tftypes.Value{
+			"names":      t.stringsValue(image.Names),
+			"digests":    t.stringsValue(image.Digests),
+			"tags":       t.stringsValue(image.Tags),
+			"size_bytes": tftypes.NewValue(tftypes.Number, image.SizeBytes),
+		})
+	}
+	return tftypes.NewValue(t.imageList, values)
+}
+
+func (t nodeImagesTypes) imageNodesValue(view []nodeimages.ImageNodes) tftypes.Value {
+	values := make([]tftypes.Value, len(view))
+	for i := range view {
+		entry := &view[i]
+		values[i] = tftypes.NewValue(t.view, map[string]tftypes.Value{
+			"reference":  tftypes.NewValue(tftypes.String, entry.Reference),
+			"node_names": t.nullableStringsValue(entry.NodeNames),
+			"node_count": tftypes.NewValue(tftypes.Number, int64(entry.NodeCount)),
+			"missing_on": t.nullableStringsValue(entry.MissingOn),
+		})
+	}
+	return tftypes.NewValue(t.viewList, values)
+}
+
+// stringsValue returns a list of strings; nil gives an empty list.
+func (t nodeImagesTypes) stringsValue(strings []string) tftypes.Value {
+	values := make([]tftypes.Value, len(strings))
+	for i, text := range strings {
+		values[i] = tftypes.NewValue(tftypes.String, text)
+	}
+	return tftypes.NewValue(t.stringList, values)
+}
+
+// nullableStringsValue returns a list of strings; nil gives null.
+func (t nodeImagesTypes) nullableStringsValue(strings []string) tftypes.Value {
+	if strings == nil {
+		return tftypes.NewValue(t.stringList, nil)
+	}
+	return t.stringsValue(strings)
+}
+
+// optionalString returns a string value, or null for "".
+func (nodeImagesTypes) optionalString(text string) tftypes.Value {
+	if text == "" {
+		return tftypes.NewValue(tftypes.String, nil)
+	}
+	return tftypes.NewValue(tftypes.String, text)
+}

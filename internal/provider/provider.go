@@ -1,0 +1,103 @@
+// Package provider implements the imagedist Terraform provider: its configuration, resources,
+// data sources and functions. The cluster and registry logic lives in sibling packages.
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+)
+
+var (
+	_ provider.Provider                     = &imagedistProvider{}
+	_ provider.ProviderWithConfigValidators = &imagedistProvider{}
+)
+
+// providerTypeName prefixes every resource, data source and function type name.
+const providerTypeName = "imagedist"
+
+// imagedistProvider is the provider implementation; version is the release it was built as.
+type imagedistProvider struct {
+	version string
+}
+
+// New returns a constructor for the provider, as providerserver.Serve expects.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &imagedistProvider{version: version}
+	}
+}
+
+func (p *imagedistProvider) Metadata(
+	_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse,
+) {
+	resp.TypeName = providerTypeName
+	resp.Version = p.version
+}
+
+// Configure resolves the connection settings, checks them offline and hands every resource
+// and data source a client set that dials the cluster only on first use.
+func (p *imagedistProvider) Configure(
+	ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse,
+) {
+	var config providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	data := &providerData{}
+	unknown := config.unknownAttributes()
+	if len(unknown) > 0 {
+		// A cluster created in the same apply: never fall back to defaults for an unknown
+		// value, because that would point the provider at another cluster.
+		tflog.Debug(ctx, "Provider configuration has unknown values; clients are deferred",
+			map[string]any{"unknown_attributes": unknown})
+		data.clients = kube.NewDeferredClients(unknown)
+		resp.DataSourceData = data
+		resp.ResourceData = data
+		return
+	}
+
+	settings := config.kubeConfig(environment{})
+	for _, problem := range settings.Check() {
+		attribute := problem.Attribute
+		if attribute == "config_path" || attribute == "config_paths" {
+			attribute = config.pathsAttribute()
+		}
+		resp.Diagnostics.AddAttributeError(attributePath(attribute),
+			problem.Summary, problem.Detail)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if settings.Insecure {
+		resp.Diagnostics.AddAttributeWarning(attributePath("insecure"),
+			"TLS Verification Disabled",
+			"The provider does not verify the API server's certificate, so a machine in the "+
+				"network path could read and change what the provider sends, including "+
+				"registry credentials. Set cluster_ca_certificate instead where possible.")
+	}
+
+	tflog.Debug(ctx, "Configured cluster connection", connectionLogFields(settings))
+	data.clients = kube.NewClients(settings, "terraform-provider-imagedist/"+p.version)
+	resp.DataSourceData = data
+	resp.ResourceData = data
+}
+
+func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewPullSecretResource,
+	}
+}
+
+func (p *imagedistProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewNodeImagesDataSource,
+	}
+}

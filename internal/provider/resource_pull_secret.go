@@ -1,0 +1,556 @@
+package provider
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+)
+
+var (
+	_ resource.Resource                     = &pullSecretResource{}
+	_ resource.ResourceWithConfigure        = &pullSecretResource{}
+	_ resource.ResourceWithConfigValidators = &pullSecretResource{}
+	_ resource.ResourceWithModifyPlan       = &pullSecretResource{}
+	_ resource.ResourceWithImportState      = &pullSecretResource{}
+)
+
+const (
+	// pullSecretDefaultDeleteTimeout bounds the wait for the Secret to disappear after the
+	// delete request. Secrets normally go at once; only a finalizer that another controller
+	// added delays them.
+	pullSecretDefaultDeleteTimeout = 2 * time.Minute
+	pullSecretDeletePollInterval   = 500 * time.Millisecond
+)
+
+// pullSecretResource is imagedist_pull_secret.
+type pullSecretResource struct {
+	clients *kube.Clients
+}
+
+// NewPullSecretResource returns the imagedist_pull_secret resource.
+func NewPullSecretResource() resource.Resource {
+	return &pullSecretResource{}
+}
+
+func (r *pullSecretResource) Metadata(
+	_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse,
+) {
+	resp.TypeName = req.ProviderTypeName + "_pull_secret"
+}
+
+func (r *pullSecretResource) Configure(
+	_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse,
+) {
+	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan computes the registry keys and password hashes, and replaces a Secret whose
+// type is not dockerconfigjson, because the API server does not allow changing it.
+func (r *pullSecretResource) ModifyPlan(
+	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
+) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, config, state pullSecretModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if !plan.Namespace.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.ID = types.StringValue(pullSecretID(plan.Namespace.ValueString(),
+			plan.Name.ValueString()))
+	}
+	plan.Type = types.StringValue(secretTypeDockerConfigJSON)
+	if !req.State.Raw.IsNull() && state.Type.ValueString() != secretTypeDockerConfigJSON {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("type"))
+	}
+
+	resp.Diagnostics.Append(planRegistryList(ctx, &plan, config, state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
+}
+
+// planRegistryList applies planRegistries to the plan's registry list, unless the list is
+// not known yet.
+func planRegistryList(ctx context.Context, plan *pullSecretModel, config, state pullSecretModel,
+) diag.Diagnostics {
+	if plan.Registries.IsUnknown() || containsUnknown(plan.Registries.Elements()) ||
+		config.Registries.IsUnknown() || containsUnknown(config.Registries.Elements()) {
+		return nil
+	}
+
+	var diags diag.Diagnostics
+	planned, blockDiags := registryBlocks(ctx, plan.Registries)
+	diags.Append(blockDiags...)
+	configured, blockDiags := registryBlocks(ctx, config.Registries)
+	diags.Append(blockDiags...)
+	prior, blockDiags := registryBlocks(ctx, state.Registries)
+	diags.Append(blockDiags...)
+	if diags.HasError() || len(planned) != len(configured) {
+		return diags
+	}
+
+	list, listDiags := registryList(ctx, planRegistries(planned, configured, prior))
+	diags.Append(listDiags...)
+	plan.Registries = list
+	return diags
+}
+
+func (r *pullSecretResource) Create(
+	ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse,
+) {
+	var plan, config pullSecretModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	write, diags := prepareSecretWrite(ctx, &plan, config)
+	resp.Diagnostics.Append(diags...)
+	client := r.kubernetes(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx = tflog.MaskLogStrings(ctx, write.credentials...)
+
+	linker := newServiceAccountLinker(client, plan.Namespace.ValueString(),
+		plan.Name.ValueString())
+	accounts := fetchServiceAccounts(ctx, linker, stringElements(plan.LinkServiceAccounts),
+		&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if !createSecret(ctx, client, newPullSecret(plan, write.document), write, &resp.Diagnostics) {
+		return
+	}
+
+	linked := linkServiceAccounts(ctx, linker, accounts, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		// The Secret exists, so state records it with the accounts that were linked.
+		plan.LinkServiceAccounts = types.SetValueMust(types.StringType, accountNameValues(linked))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *pullSecretResource) Read(
+	ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse,
+) {
+	var state pullSecretModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	client := r.kubernetes(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+
+	tflog.Debug(ctx, "Reading pull secret", map[string]any{"namespace": namespace, "name": name})
+	secret, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		tflog.Info(ctx, "Pull secret not found, removing it from state",
+			map[string]any{"namespace": namespace, "name": name})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Read Pull Secret",
+			fmt.Sprintf("Reading Secret %q in namespace %q failed. Check that the provider's "+
+				"credentials may get Secrets in this namespace.", name, namespace), err)
+		return
+	}
+
+	resp.Diagnostics.Append(flattenPullSecret(ctx, &state, secret)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	readLinkedAccounts(ctx, client, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+func (r *pullSecretResource) Update(
+	ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse,
+) {
+	var plan, state, config pullSecretModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	write, diags := prepareSecretWrite(ctx, &plan, config)
+	resp.Diagnostics.Append(diags...)
+	client := r.kubernetes(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx = tflog.MaskLogStrings(ctx, write.credentials...)
+
+	linker := newServiceAccountLinker(client, plan.Namespace.ValueString(),
+		plan.Name.ValueString())
+	planned := stringElements(plan.LinkServiceAccounts)
+	prior := stringElements(state.LinkServiceAccounts)
+	accounts := fetchServiceAccounts(ctx, linker, accountsNotIn(planned, prior),
+		&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if !updateSecret(ctx, client, plan, state, write, &resp.Diagnostics) {
+		return
+	}
+
+	linked := linkServiceAccounts(ctx, linker, accounts, &resp.Diagnostics)
+	stillLinked := unlinkServiceAccounts(ctx, linker, accountsNotIn(prior, planned),
+		&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		names := append(append(accountsIn(planned, prior), linked...), stillLinked...)
+		plan.LinkServiceAccounts = types.SetValueMust(types.StringType, accountNameValues(names))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *pullSecretResource) Delete(
+	ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse,
+) {
+	var state pullSecretModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	timeout, diags := state.Timeouts.Delete(ctx, pullSecretDefaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := r.kubernetes(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+
+	linker := newServiceAccountLinker(client, namespace, name)
+	unlinkServiceAccounts(ctx, linker, stringElements(state.LinkServiceAccounts),
+		&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	secrets := client.CoreV1().Secrets(namespace)
+	tflog.Debug(ctx, "Deleting pull secret", map[string]any{"namespace": namespace, "name": name})
+	err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		addAPIError(&resp.Diagnostics, "Unable to Delete Pull Secret",
+			fmt.Sprintf("Deleting Secret %q in namespace %q failed. Check that the "+
+				"provider's credentials may delete Secrets in this namespace.", name, namespace),
+			err)
+		return
+	}
+
+	if err := waitForSecretDeletion(ctx, secrets, name, timeout); err != nil {
+		addAPIError(&resp.Diagnostics, "Timed Out Waiting for Pull Secret Deletion",
+			fmt.Sprintf("Secret %q in namespace %q still exists %v after the delete request. "+
+				"A finalizer may be holding it: check metadata.finalizers, or raise "+
+				"timeouts.delete.", name, namespace, timeout), err)
+		return
+	}
+	tflog.Info(ctx, "Deleted pull secret", map[string]any{"namespace": namespace, "name": name})
+}
+
+// ImportState takes an ID of the form "namespace/name". Read then fills in the registries
+// and, because state has no labels or annotations yet, all of the Secret's metadata.
+func (r *pullSecretResource) ImportState(
+	ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse,
+) {
+	namespace, name, err := parsePullSecretID(req.ID)
+	if err == nil {
+		err = checkPullSecretName(namespace, name)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			"Import imagedist_pull_secret with an ID of the form \"namespace/name\": "+
+				err.Error()+".")
+		return
+	}
+
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"),
+		pullSecretID(namespace, name))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// checkPullSecretName applies the schema's name rules to an import ID.
+func checkPullSecretName(namespace, name string) error {
+	if problems := validation.IsDNS1123Label(namespace); len(problems) > 0 {
+		return fmt.Errorf("the namespace %q is not a valid DNS-1123 label: %s", namespace,
+			strings.Join(problems, "; "))
+	}
+	if problems := validation.IsDNS1123Subdomain(name); len(problems) > 0 {
+		return fmt.Errorf("the name %q is not a valid DNS-1123 subdomain: %s", name,
+			strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// kubernetes returns the clientset, or nil after adding a diagnostic.
+func (r *pullSecretResource) kubernetes(diags *diag.Diagnostics) kubernetes.Interface {
+	if r.clients == nil {
+		diags.AddError("Provider Not Configured",
+			"The imagedist provider has no cluster clients yet. Please report this to the "+
+				"provider's developers.")
+		return nil
+	}
+	client, err := r.clients.Kubernetes()
+	if err != nil {
+		addClientError(diags, err)
+		return nil
+	}
+	return client
+}
+
+// secretWrite is the .dockerconfigjson to send, with what logs and error messages need.
+type secretWrite struct {
+	document []byte
+	// keys are the registry keys, for logs.
+	keys []string
+	// credentials are every form of the passwords that an error text must not show.
+	credentials []string
+}
+
+// prepareSecretWrite completes the plan's registry blocks for apply and encodes them with the
+// passwords from the configuration.
+func prepareSecretWrite(ctx context.Context, plan *pullSecretModel, config pullSecretModel,
+) (secretWrite, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	planned, blockDiags := registryBlocks(ctx, plan.Registries)
+	diags.Append(blockDiags...)
+	configured, blockDiags := registryBlocks(ctx, config.Registries)
+	diags.Append(blockDiags...)
+	if diags.HasError() {
+		return secretWrite{}, diags
+	}
+
+	completed, err := completeRegistries(planned, configured)
+	if err != nil {
+		diags.AddError("Unable to Hash Write-Only Password", err.Error())
+		return secretWrite{}, diags
+	}
+	list, listDiags := registryList(ctx, completed)
+	diags.Append(listDiags...)
+	plan.Registries = list
+
+	entries := dockerConfigEntries(completed, configured)
+	credentials := entryCredentials(entries)
+	document, err := dockerconfig.Encode(entries)
+	if err != nil {
+		diags.AddError("Unable to Encode Pull Secret",
+			"Building .dockerconfigjson from the registry blocks failed. Check the blocks "+
+				"named in the message.\n\n"+redact(err.Error(), credentials...))
+		return secretWrite{}, diags
+	}
+	credentials = append(credentials, string(document),
+		base64.StdEncoding.EncodeToString(document))
+	return secretWrite{document: document, keys: registryKeys(entries),
+		credentials: credentials}, diags
+}
+
+func createSecret(ctx context.Context, client kubernetes.Interface, secret *corev1.Secret,
+	write secretWrite, diags *diag.Diagnostics) bool {
+	fields := map[string]any{
+		"namespace": secret.Namespace, "name": secret.Name, "registry_keys": write.keys,
+	}
+	tflog.Debug(ctx, "Creating pull secret", fields)
+	_, err := client.CoreV1().Secrets(secret.Namespace).Create(ctx, secret,
+		metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		tflog.Info(ctx, "Created pull secret", fields)
+		return true
+	case apierrors.IsAlreadyExists(err):
+		addAttributeAPIError(diags, path.Root("name"), "Pull Secret Already Exists",
+			fmt.Sprintf("A Secret named %q already exists in namespace %q. Import it with "+
+				"`terraform import <address> %s`, or choose another name.", secret.Name,
+				secret.Namespace, pullSecretID(secret.Namespace, secret.Name)),
+			err, write.credentials...)
+	case apierrors.IsNotFound(err):
+		addAttributeAPIError(diags, path.Root("namespace"), "Namespace Not Found",
+			fmt.Sprintf("Secret %q cannot be created because namespace %q does not exist. "+
+				"Create the namespace first.", secret.Name, secret.Namespace),
+			err, write.credentials...)
+	default:
+		addAPIError(diags, "Unable to Create Pull Secret",
+			fmt.Sprintf("Creating Secret %q in namespace %q failed. Check the message below "+
+				"and the provider's permissions for Secrets in this namespace.", secret.Name,
+				secret.Namespace), err, write.credentials...)
+	}
+	return false
+}
+
+// updateSecret writes the new .dockerconfigjson and the managed labels and annotations into
+// the existing Secret, repeating the read-modify-write on a conflict. Data keys other than
+// .dockerconfigjson, and metadata keys that Terraform does not manage, are kept.
+func updateSecret(ctx context.Context, client kubernetes.Interface, plan, state pullSecretModel,
+	write secretWrite, diags *diag.Diagnostics) bool {
+	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
+	secrets := client.CoreV1().Secrets(namespace)
+	fields := map[string]any{"namespace": namespace, "name": name, "registry_keys": write.keys}
+
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		tflog.Debug(ctx, "Reading pull secret for update", fields)
+		current, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		updated := current.DeepCopy()
+		if updated.Data == nil {
+			updated.Data = map[string][]byte{}
+		}
+		updated.Data[corev1.DockerConfigJsonKey] = write.document
+		updated.Labels = applyOwnedMetadata(current.Labels, state.Labels, plan.Labels)
+		updated.Annotations = applyOwnedMetadata(current.Annotations, state.Annotations,
+			plan.Annotations)
+
+		tflog.Debug(ctx, "Updating pull secret", fields)
+		_, err = secrets.Update(ctx, updated, metav1.UpdateOptions{})
+		return err
+	})
+	switch {
+	case err == nil:
+		tflog.Info(ctx, "Updated pull secret", fields)
+		return true
+	case apierrors.IsNotFound(err):
+		addAPIError(diags, "Pull Secret Not Found",
+			fmt.Sprintf("Secret %q in namespace %q was deleted after the plan was made. Run "+
+				"the apply again to create it.", name, namespace), err, write.credentials...)
+	default:
+		addAPIError(diags, "Unable to Update Pull Secret",
+			fmt.Sprintf("Updating Secret %q in namespace %q failed. Check the message below "+
+				"and the provider's permissions for Secrets in this namespace.", name,
+				namespace), err, write.credentials...)
+	}
+	return false
+}
+
+// waitForSecretDeletion polls until the Secret is gone, the timeout passes or ctx ends.
+func waitForSecretDeletion(ctx context.Context, secrets corev1client.SecretInterface,
+	name string, timeout time.Duration) error {
+	return wait.PollUntilContextTimeout(ctx, pullSecretDeletePollInterval, timeout, true,
+		func(ctx context.Context) (bool, error) {
+			_, err := secrets.Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		})
+}
+
+// fetchServiceAccounts gets each account before anything is changed, so a missing account is
+// reported before the Secret is written. The accounts are then updated from these copies.
+func fetchServiceAccounts(ctx context.Context, linker serviceAccountLinker, names []string,
+	diags *diag.Diagnostics) []*corev1.ServiceAccount {
+	var accounts []*corev1.ServiceAccount
+	for _, name := range names {
+		account, err := linker.get(ctx, name)
+		switch {
+		case apierrors.IsNotFound(err):
+			addAttributeAPIError(diags, path.Root("link_service_accounts"),
+				"Service Account Not Found",
+				fmt.Sprintf("Service account %q does not exist in namespace %q, so the pull "+
+					"secret cannot be linked to it. Create the service account (and the "+
+					"namespace, if it is missing too) or remove %q from "+
+					"link_service_accounts.", name, linker.namespace, name), err)
+		case err != nil:
+			addAttributeAPIError(diags, path.Root("link_service_accounts"),
+				"Unable to Read Service Account",
+				fmt.Sprintf("Reading service account %q in namespace %q failed. Check the "+
+					"provider's permissions for service accounts in this namespace.", name,
+					linker.namespace), err)
+		default:
+			accounts = append(accounts, account)
+		}
+	}
+	return accounts
+}
+
+// linkServiceAccounts links the secret to each account and returns the names it linked.
+func linkServiceAccounts(ctx context.Context, linker serviceAccountLinker,
+	accounts []*corev1.ServiceAccount, diags *diag.Diagnostics) []string {
+	var linked []string
+	for _, account := range accounts {
+		if err := linker.link(ctx, account); err != nil {
+			addAttributeAPIError(diags, path.Root("link_service_accounts"),
+				"Unable to Link Pull Secret to Service Account",
+				fmt.Sprintf("Adding Secret %q to the imagePullSecrets of service account %q "+
+					"in namespace %q failed. Check the provider's permissions to update "+
+					"service accounts, then apply again.", linker.secret, account.Name,
+					linker.namespace), err)
+			continue
+		}
+		linked = append(linked, account.Name)
+	}
+	return linked
+}
+
+// unlinkServiceAccounts removes the secret from each account and returns the names it could
+// not unlink.
+func unlinkServiceAccounts(ctx context.Context, linker serviceAccountLinker, names []string,
+	diags *diag.Diagnostics) []string {
+	var failed []string
+	for _, name := range names {
+		if err := linker.unlink(ctx, name); err != nil {
+			addAttributeAPIError(diags, path.Root("link_service_accounts"),
+				"Unable to Unlink Pull Secret from Service Account",
+				fmt.Sprintf("Removing Secret %q from the imagePullSecrets of service account "+
+					"%q in namespace %q failed. Check the provider's permissions to update "+
+					"service accounts, then apply again.", linker.secret, name,
+					linker.namespace), err)
+			failed = append(failed, name)
+		}
+	}
+	return failed
+}
+
+// readLinkedAccounts narrows link_service_accounts in state to the accounts that still refer
+// to the secret, so an entry removed outside Terraform shows as drift.
+func readLinkedAccounts(ctx context.Context, client kubernetes.Interface,
+	state *pullSecretModel, diags *diag.Diagnostics) {
+	if state.LinkServiceAccounts.IsNull() || state.LinkServiceAccounts.IsUnknown() {
+		return
+	}
+	linker := newServiceAccountLinker(client, state.Namespace.ValueString(),
+		state.Name.ValueString())
+	linked, err := linker.linkedAccounts(ctx, stringElements(state.LinkServiceAccounts))
+	if err != nil {
+		addAPIError(diags, "Unable to Read Service Account",
+			fmt.Sprintf("Checking which service accounts in namespace %q link Secret %q "+
+				"failed. Check the provider's permissions to get service accounts.",
+				linker.namespace, linker.secret), err)
+		return
+	}
+	state.LinkServiceAccounts = types.SetValueMust(types.StringType, accountNameValues(linked))
+}

@@ -1,0 +1,194 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/util/retry"
+)
+
+// appendPullSecretReference returns references with a reference to secret added at the end,
+// and whether anything changed. A list that already refers to secret is returned as it is,
+// so other controllers' entries, such as OpenShift's "<sa>-dockercfg-*", keep their places.
+func appendPullSecretReference(references []corev1.LocalObjectReference, secret string) (
+	[]corev1.LocalObjectReference, bool) {
+	if hasPullSecretReference(references, secret) {
+		return references, false
+	}
+	updated := make([]corev1.LocalObjectReference, 0, len(references)+1)
+	updated = append(updated, references...)
+	return append(updated, corev1.LocalObjectReference{Name: secret}), true
+}
+
+// removePullSecretReference returns references without any reference to secret, in the same
+// order, and whether anything changed.
+func removePullSecretReference(references []corev1.LocalObjectReference, secret string) (
+	[]corev1.LocalObjectReference, bool) {
+	if !hasPullSecretReference(references, secret) {
+		return references, false
+	}
+	var updated []corev1.LocalObjectReference
+	for _, reference := range references {
+		if reference.Name != secret {
+			updated = append(updated, reference)
+		}
+	}
+	return updated, true
+}
+
+func hasPullSecretReference(references []corev1.LocalObjectReference, secret string) bool {
+	for _, reference := range references {
+		if reference.Name == secret {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceAccountLinker adds and removes one secret's entry in the imagePullSecrets of
+// service accounts in the secret's namespace, as `oc secrets link --for=pull` does. Each
+// change is one GET and one UPDATE with the fetched resourceVersion, repeated only on a
+// conflict, so a concurrent change by another controller is never overwritten.
+type serviceAccountLinker struct {
+	accounts  corev1client.ServiceAccountInterface
+	namespace string
+	secret    string
+}
+
+func newServiceAccountLinker(client kubernetes.Interface, namespace, secret string,
+) serviceAccountLinker {
+	return serviceAccountLinker{
+		accounts:  client.CoreV1().ServiceAccounts(namespace),
+		namespace: namespace,
+		secret:    secret,
+	}
+}
+
+func (l serviceAccountLinker) get(ctx context.Context, account string) (
+	*corev1.ServiceAccount, error) {
+	tflog.Debug(ctx, "Reading service account", map[string]any{
+		"namespace": l.namespace, "service_account": account,
+	})
+	return l.accounts.Get(ctx, account, metav1.GetOptions{})
+}
+
+// link adds the secret to a service account fetched with get.
+func (l serviceAccountLinker) link(ctx context.Context, account *corev1.ServiceAccount) error {
+	changed, err := l.update(ctx, account, appendPullSecretReference)
+	if err == nil && changed {
+		tflog.Info(ctx, "Linked pull secret to service account", map[string]any{
+			"namespace": l.namespace, "name": l.secret, "service_account": account.Name,
+		})
+	}
+	return err
+}
+
+// unlink removes the secret from a service account. A service account that no longer exists
+// refers to nothing, so it counts as unlinked.
+func (l serviceAccountLinker) unlink(ctx context.Context, name string) error {
+	account, err := l.get(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	changed, err := l.update(ctx, account, removePullSecretReference)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil && changed {
+		tflog.Info(ctx, "Unlinked pull secret from service account", map[string]any{
+			"namespace": l.namespace, "name": l.secret, "service_account": name,
+		})
+	}
+	return err
+}
+
+// update applies change to the account's imagePullSecrets and sends the result, unless it
+// changed nothing. On a conflict it fetches the account again and repeats.
+func (l serviceAccountLinker) update(
+	ctx context.Context, account *corev1.ServiceAccount,
+	change func([]corev1.LocalObjectReference, string) ([]corev1.LocalObjectReference, bool),
+) (bool, error) {
+	current := account
+	changed := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if current == nil {
+			fresh, err := l.get(ctx, account.Name)
+			if err != nil {
+				return err
+			}
+			current = fresh
+		}
+
+		references, needed := change(current.ImagePullSecrets, l.secret)
+		changed = needed
+		if !needed {
+			return nil
+		}
+		updated := current.DeepCopy()
+		updated.ImagePullSecrets = references
+		current = nil
+
+		tflog.Debug(ctx, "Updating service account image pull secrets", map[string]any{
+			"namespace": l.namespace, "service_account": account.Name, "name": l.secret,
+		})
+		_, err := l.accounts.Update(ctx, updated, metav1.UpdateOptions{})
+		return err
+	})
+	return changed, err
+}
+
+// linkedAccounts returns those of the given accounts that still refer to the secret. An
+// account that no longer exists is left out, so the next plan links it again and reports
+// it missing.
+func (l serviceAccountLinker) linkedAccounts(ctx context.Context, names []string) (
+	[]string, error) {
+	var linked []string
+	for _, name := range names {
+		account, err := l.get(ctx, name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hasPullSecretReference(account.ImagePullSecrets, l.secret) {
+			linked = append(linked, name)
+		}
+	}
+	return linked, nil
+}
+
+// accountsNotIn returns the names in a that are not in b, sorted.
+func accountsNotIn(a, b []string) []string {
+	var difference []string
+	for _, name := range a {
+		if !slices.Contains(b, name) {
+			difference = append(difference, name)
+		}
+	}
+	sort.Strings(difference)
+	return difference
+}
+
+// accountsIn returns the names in both a and b, sorted.
+func accountsIn(a, b []string) []string {
+	var intersection []string
+	for _, name := range a {
+		if slices.Contains(b, name) {
+			intersection = append(intersection, name)
+		}
+	}
+	sort.Strings(intersection)
+	return intersection
+}
