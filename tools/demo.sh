@@ -13,13 +13,14 @@ mkdir -p "$demo/plugins" "$demo/work"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Building what is missing (the first run builds Kubernetes, etcd and Terraform from source)"
-tools/build.sh build etcd kube-apiserver kube-controller-manager terraform
+tools/build.sh build etcd kube-apiserver kube-controller-manager kubectl terraform
 terraform=$(tools/build.sh path terraform)
+kubectl=$(tools/build.sh path kubectl)
 go build -o "$demo/devcluster" ./internal/testcluster/cmd/devcluster
 
 step "Starting the local control plane"
-"$demo/devcluster" up -dir "$demo/cluster"
-trap 'step "Stopping the local control plane"; "$demo/devcluster" down -dir "$demo/cluster"' EXIT
+"$demo/devcluster" -dir "$demo/cluster" up
+trap 'step "Stopping the local control plane"; "$demo/devcluster" -dir "$demo/cluster" down' EXIT
 kubeconfig=$demo/cluster/kubeconfig
 
 step "Building the provider"
@@ -58,6 +59,14 @@ step "terraform apply"
 step "What Terraform created and read"
 "$terraform" -chdir="$demo/work" output -no-color pull_secret
 "$terraform" -chdir="$demo/work" output -no-color linked_service_accounts
+echo
+echo "imagePullSecrets of each linked service account (OpenShift's own entry stays first):"
+for account in default builder; do
+  printf '  %-8s ' "$account"
+  "$kubectl" --kubeconfig "$kubeconfig" -n imagedist-demo get serviceaccount "$account" \
+    -o jsonpath='{range .imagePullSecrets[*]}{.name}{"  "}{end}'
+  echo
+done
 echo
 "$terraform" -chdir="$demo/work" output -raw -no-color cache_table
 

@@ -216,14 +216,15 @@ func TestDecodeInvalid(t *testing.T) {
 		sentinel error
 		contains []string
 	}{
-		{"empty input", ``, ErrInvalidJSON, []string{"ends before"}},
+		{"empty input", ``, ErrInvalidJSON, []string{"is empty"}},
+		{"whitespace input", " \n", ErrInvalidJSON, []string{"is empty"}},
 		{"not json", `s3cr3t`, ErrInvalidJSON, []string{"byte offset"}},
 		{"truncated", `{"auths":{"quay.io":{"password":"s3cr3t`, ErrInvalidJSON, nil},
 		{"top-level array", `["s3cr3t"]`, ErrInvalidJSON, []string{"an array"}},
 		{"top-level string", `"s3cr3t"`, ErrInvalidJSON, []string{"a string"}},
 		{"top-level number", `42`, ErrInvalidJSON, []string{"a number"}},
 		{"top-level null", `null`, ErrInvalidJSON, []string{"null"}},
-		{"trailing data", `{"auths":{}} {"s3cr3t":1}`, ErrInvalidJSON, []string{"after"}},
+		{"trailing data", `{"auths":{}} {"s3cr3t":1}`, ErrInvalidJSON, []string{"continues after"}},
 		{"auths is array", `{"auths":["s3cr3t"]}`, ErrInvalidJSON, []string{`"auths"`, "an array"}},
 		{"auths is string", `{"auths":"s3cr3t"}`, ErrInvalidJSON, []string{"a string"}},
 		{"entry is string", `{"auths":{"quay.io":"s3cr3t"}}`, ErrInvalidJSON,

@@ -12,8 +12,8 @@ import (
 // every other byte of the document as it was.
 //
 // When an entry with exactly that key exists, its whole value is replaced, extra fields such as
-// "identitytoken" included, because stale tokens beside new credentials would be used by
-// runtimes that read them. Otherwise the entry is appended to "auths", which is created when
+// "identitytoken" included, because an old token left beside new credentials could be sent in
+// their place. Otherwise the entry is appended to "auths", which is created when
 // missing or null. Entries whose keys are other spellings of the same registry, such as
 // "https://quay.io/" for "quay.io", are left alone. Use Lookup to find them. The entry is
 // checked as Encode checks it.

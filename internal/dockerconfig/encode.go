@@ -26,8 +26,8 @@ type authFields struct {
 // servers give the same key are an ErrDuplicateKey error.
 //
 // Strings are escaped as encoding/json does by default, which writes "<", ">" and "&" as
-// \u003c, \u003e and \u0026. kubectl writes the same bytes, and every JSON decoder reads them
-// back as the original characters.
+// \u003c, \u003e and \u0026. kubectl writes the same bytes, and any JSON decoder that follows
+// RFC 8259 reads them back as the original characters.
 func Encode(entries []Entry) ([]byte, error) {
 	auths := make(map[string]authFields, len(entries))
 	servers := make(map[string]string, len(entries))
@@ -67,8 +67,8 @@ func entryFields(entry Entry) (string, authFields, error) {
 			"the username contains a colon, so the \"auth\" field (base64 of "+
 				"username:password) could not be split back. Use a username without a colon")
 	case entry.Password == "":
-		// kubectl rejects an empty password too. An empty value is far more often an unset
-		// variable than a registry that accepts one.
+		// kubectl rejects an empty password too. An empty value is treated as a mistake, such
+		// as an unset variable, rather than as a real password.
 		return "", authFields{}, newError(key, ErrMissingPassword,
 			"the password is empty. Set the password or access token for this registry")
 	}

@@ -246,7 +246,8 @@ func TestEncodeInvalid(t *testing.T) {
 				{Server: "docker.io", Username: "a", Password: password},
 				{Server: "https://index.docker.io/v1/", Username: "b", Password: password},
 			},
-			ErrDuplicateKey, []string{`"docker.io"`, `"https://index.docker.io/v1/"`, "index.docker.io"},
+			ErrDuplicateKey,
+			[]string{`"docker.io"`, `"https://index.docker.io/v1/"`, "index.docker.io"},
 		},
 		{
 			"duplicate port 443",

@@ -26,7 +26,7 @@ type Error struct {
 	Key string
 	// Err is one of the sentinel errors, such as ErrInvalidAuth.
 	Err error
-	// Detail says what is wrong and how to fix it.
+	// Detail describes the problem and the fix.
 	Detail string
 }
 

@@ -1,7 +1,6 @@
 package dockerconfig
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,7 +42,7 @@ func TestEntryFormatMasksPassword(t *testing.T) {
 		"exported field": wrapper{Entry: entry, Pointer: &entry},
 	}
 	for label, value := range values {
-		assertNoSecret(t, label, value, password, base64.StdEncoding.EncodeToString([]byte(password)))
+		assertNoSecret(t, label, value, password, b64(password))
 	}
 }
 

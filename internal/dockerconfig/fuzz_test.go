@@ -111,9 +111,9 @@ func checkEntry(t *testing.T, config *Config, username, password string) {
 	}
 }
 
-// FuzzDecodeEdit checks Decode on arbitrary input, and that edits of any document it accepts
-// keep every other entry: Merge then Remove of a new key restores the bytes, and Remove of an
-// existing key leaves the remaining entries as they were.
+// FuzzDecodeEdit runs Decode on arbitrary input and edits every document it accepts. Merge then
+// Remove of a new key must restore the bytes. Remove of an existing key must leave the other
+// entries as they were.
 func FuzzDecodeEdit(f *testing.F) {
 	seeds := []string{
 		sharedPullSecret,

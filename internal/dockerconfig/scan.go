@@ -24,19 +24,23 @@ type object struct {
 }
 
 // scanObject reads data[start:end], which must be one JSON object with optional surrounding
-// whitespace, and returns its members in document order. Errors name key and what, and give
-// offsets and JSON kinds, never the content of a value.
-func scanObject(data []byte, start, end int, key, what string) (object, error) {
+// whitespace, and returns its members in document order. Error messages name key and subject
+// and give offsets and JSON kinds, never the content of a value.
+func scanObject(data []byte, start, end int, key, subject string) (object, error) {
+	if len(bytes.Trim(data[start:end], " \t\r\n")) == 0 {
+		return object{}, newError(key, ErrInvalidJSON, "%s is empty", subject)
+	}
+
 	decoder := json.NewDecoder(bytes.NewReader(data[start:end]))
 	offset := func() int { return start + int(decoder.InputOffset()) }
 
 	token, err := decoder.Token()
 	if err != nil {
-		return object{}, jsonError(key, what, start, err)
+		return object{}, jsonError(key, subject, start, err)
 	}
 	if delim, ok := token.(json.Delim); !ok || delim != '{' {
 		return object{}, newError(key, ErrInvalidJSON, "%s is %s, but it must be a JSON object",
-			what, tokenKind(token))
+			subject, tokenKind(token))
 	}
 	result := object{open: offset() - 1}
 
@@ -44,14 +48,14 @@ func scanObject(data []byte, start, end int, key, what string) (object, error) {
 		nameStart := skipSeparators(data, offset())
 		token, err := decoder.Token()
 		if err != nil {
-			return object{}, jsonError(key, what, start, err)
+			return object{}, jsonError(key, subject, start, err)
 		}
 		// Inside an object the decoder returns only strings as names, or fails above.
 		name, _ := token.(string)
 
 		var value json.RawMessage
 		if err := decoder.Decode(&value); err != nil {
-			return object{}, jsonError(key, what, start, err)
+			return object{}, jsonError(key, subject, start, err)
 		}
 		valueEnd := offset()
 		result.members = append(result.members, member{
@@ -63,13 +67,14 @@ func scanObject(data []byte, start, end int, key, what string) (object, error) {
 	}
 
 	if _, err := decoder.Token(); err != nil {
-		return object{}, jsonError(key, what, start, err)
+		return object{}, jsonError(key, subject, start, err)
 	}
 	result.close = offset() - 1
 
 	if _, err := decoder.Token(); err != io.EOF {
 		return object{}, newError(key, ErrInvalidJSON,
-			"%s has more data after its closing brace at byte offset %d", what, result.close)
+			"%s continues after its closing brace, which is at byte offset %d",
+			subject, result.close)
 	}
 	return result, nil
 }
@@ -90,16 +95,16 @@ func skipSeparators(data []byte, offset int) int {
 
 // jsonError turns a decoder error into an *Error. json.SyntaxError messages quote the offending
 // character, which may be part of a password, so only the offset is kept.
-func jsonError(key, what string, base int, err error) error {
+func jsonError(key, subject string, base int, err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &syntaxErr):
 		return newError(key, ErrInvalidJSON, "%s is malformed JSON at byte offset %d",
-			what, base+int(syntaxErr.Offset))
+			subject, base+int(syntaxErr.Offset))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return newError(key, ErrInvalidJSON, "%s ends before the JSON is complete", what)
+		return newError(key, ErrInvalidJSON, "%s ends before the JSON is complete", subject)
 	default:
-		return newError(key, ErrInvalidJSON, "%s could not be read as JSON (%T)", what, err)
+		return newError(key, ErrInvalidJSON, "%s could not be read as JSON (%T)", subject, err)
 	}
 }
 

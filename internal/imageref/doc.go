@@ -6,5 +6,5 @@
 // credential keyring (k8s.io/kubernetes pkg/credentialprovider, v1.37.2), so a key built here is
 // one the kubelet finds when it pulls an image from that registry.
 //
-// The package has no dependencies outside the standard library and knows nothing of Terraform.
+// The package imports only the standard library, so it has no Terraform dependency.
 package imageref

@@ -37,7 +37,7 @@ type ServerError struct {
 	Server string
 	// Err is one of the sentinel errors, such as ErrPath.
 	Err error
-	// Detail says what is wrong and how to fix it.
+	// Detail describes the problem and the fix.
 	Detail string
 }
 
@@ -55,7 +55,7 @@ type ReferenceError struct {
 	Reference string
 	// Err is one of the sentinel errors, such as ErrInvalidTag.
 	Err error
-	// Detail says what is wrong and how to fix it.
+	// Detail describes the problem and the fix.
 	Detail string
 }
 
@@ -72,7 +72,8 @@ func serverError(server string, sentinel error, format string, args ...any) erro
 }
 
 func referenceError(reference string, sentinel error, format string, args ...any) error {
-	return &ReferenceError{Reference: reference, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	detail := fmt.Sprintf(format, args...)
+	return &ReferenceError{Reference: reference, Err: sentinel, Detail: detail}
 }
 
 // quote quotes s for an error message and shortens it to maxQuotedLength bytes.

@@ -112,7 +112,8 @@ func checkDNSHost(host string, allowWildcard bool) *hostProblem {
 	if len(host) > maxHostLength {
 		return &hostProblem{
 			ErrInvalidHost,
-			fmt.Sprintf("the host is %d characters long, the maximum is %d", len(host), maxHostLength),
+			fmt.Sprintf("the host is %d characters long, the maximum is %d",
+				len(host), maxHostLength),
 		}
 	}
 
@@ -147,13 +148,13 @@ func checkLabel(host, label string) *hostProblem {
 		}
 	}
 
-	for _, c := range []byte(label) {
-		if !isAlphanumeric(c) && c != '-' {
+	for _, c := range label {
+		if c >= 0x80 || (!isAlphanumeric(byte(c)) && c != '-') {
 			return &hostProblem{
 				ErrInvalidHost,
 				fmt.Sprintf("the host %q contains %q, but a host may contain only ASCII "+
 					"letters, digits, hyphens and dots. Write internationalized names in punycode",
-					host, rune(c)),
+					host, c),
 			}
 		}
 	}

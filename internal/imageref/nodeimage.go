@@ -9,8 +9,8 @@ import (
 type NodeImageNameKind int
 
 const (
-	// NodeImagePlaceholder is "<none>@<none>" or "<none>:<none>", which the kubelet writes for
-	// an image without a repository digest or tag. Callers drop such names.
+	// NodeImagePlaceholder is "<none>@<none>" or "<none>:<none>", the placeholder names that
+	// node status lists for an image without a repository digest or tag. Callers drop them.
 	NodeImagePlaceholder NodeImageNameKind = iota + 1
 	// NodeImageTag is a name with a tag, such as docker.io/library/nginx:1.27.
 	NodeImageTag
@@ -34,10 +34,9 @@ func (k NodeImageNameKind) String() string {
 
 // ParseNodeImageName parses one name from a Node's status.images[].names.
 //
-// Container runtimes report fully qualified names. Names in the familiar form ("nginx:latest",
-// as cri-dockerd reports docker's tags) are accepted and normalized like Parse does. For a
-// placeholder, the Reference is empty and the error nil. A name with both a tag and a digest
-// is a digest name.
+// Container runtimes report fully qualified names. Names in the familiar form ("nginx:latest")
+// are accepted too and normalized as Parse normalizes them. For a placeholder, the Reference
+// is empty and the error nil. A name with both a tag and a digest is a digest name.
 func ParseNodeImageName(name string) (Reference, NodeImageNameKind, error) {
 	if name == "<none>@<none>" || name == "<none>:<none>" {
 		return Reference{}, NodeImagePlaceholder, nil
@@ -86,8 +85,10 @@ func (m *Matcher) Reference() Reference {
 // Matches reports whether any of names, the names of one image on one node, matches.
 //
 // A reference with a digest matches a name with the same repository name and digest, whatever
-// the tags. A reference without a digest matches a name with the same repository name and tag,
-// after normalization, so "nginx" matches docker.io/library/nginx:latest and nothing else.
+// the tags. A reference without a digest matches a name with the same repository name and tag
+// after normalization. So "nginx" matches "docker.io/library/nginx:latest" and "nginx:latest",
+// but never "docker.io/library/nginx:1.27" or "docker.io/library/nginx-extra:latest".
+// Registries compare as written, case included, as the container runtimes keep them.
 // Placeholders and names that do not parse match nothing.
 func (m *Matcher) Matches(names []string) bool {
 	for _, name := range names {

@@ -10,6 +10,9 @@ const (
 	// Node.status.images write it (not as the pull secret key, which is DockerHubKey).
 	DefaultRegistry = "docker.io"
 
+	// legacyRegistry is Docker Hub's older host name, which references write as DefaultRegistry.
+	legacyRegistry = "index.docker.io"
+
 	// DefaultTag is the tag of a reference that has neither a tag nor a digest.
 	DefaultTag = "latest"
 
@@ -57,8 +60,8 @@ type Reference struct {
 // is not taken as a registry, so it fails as an uppercase repository. The error is a
 // *ReferenceError wrapping one of the sentinel errors.
 func Parse(s string) (Reference, error) {
-	if problem := checkReferenceText(s); problem != nil {
-		return Reference{}, problem
+	if err := checkReferenceText(s); err != nil {
+		return Reference{}, err
 	}
 
 	name, digest, hasDigest := strings.Cut(s, "@")
@@ -68,18 +71,18 @@ func Parse(s string) (Reference, error) {
 		name, tag, hasTag = name[:colon], name[colon+1:], true
 	}
 
-	registry, repository, problem := splitName(s, name)
-	if problem != nil {
-		return Reference{}, problem
+	registry, repository, err := splitName(s, name)
+	if err != nil {
+		return Reference{}, err
 	}
 	if hasTag {
-		if problem := checkTag(s, tag); problem != nil {
-			return Reference{}, problem
+		if err := checkTag(s, tag); err != nil {
+			return Reference{}, err
 		}
 	}
 	if hasDigest {
-		if problem := checkDigest(s, digest); problem != nil {
-			return Reference{}, problem
+		if err := checkDigest(s, digest); err != nil {
+			return Reference{}, err
 		}
 	}
 
@@ -146,8 +149,8 @@ func (r Reference) suffix() string {
 // checkReferenceText applies the checks that look at the whole input before it is split.
 func checkReferenceText(s string) error {
 	if s == "" {
-		return referenceError(s, ErrEmpty,
-			"the reference is empty. Set an image such as \"nginx:1.27\" or \"quay.io/org/app@sha256:...\"")
+		return referenceError(s, ErrEmpty, "the reference is empty. Set an image such as "+
+			"\"nginx:1.27\" or \"quay.io/org/app@sha256:...\"")
 	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
 		return referenceError(s, ErrWhitespace, "the reference contains whitespace. Remove it")
@@ -157,7 +160,8 @@ func checkReferenceText(s string) error {
 			"an image reference has no scheme. Remove %q and write %q", scheme+"://", rest)
 	}
 	if len(s) == digestLengths["sha256"] && isLowerHex(s) {
-		// Docker treats a bare 64-digit hex string as an image ID, not as a repository name.
+		// github.com/distribution/reference v0.6.0 rejects this name too, because a bare
+		// 64-digit hex string is how docker writes an image ID.
 		return referenceError(s, ErrImageID,
 			"a 64-digit hex string is an image ID, not a name. Use \"sha256:%s\" as a digest "+
 				"after a repository name", s)
@@ -185,15 +189,15 @@ func splitName(reference, name string) (registry, repository string, err error) 
 		registry, repository = DefaultRegistry, name
 	}
 
-	if registry == DockerHubKey {
+	if registry == legacyRegistry {
 		registry = DefaultRegistry
 	}
 	if registry == DefaultRegistry && !strings.Contains(repository, "/") {
 		repository = officialPrefix + repository
 	}
 
-	if problem := checkRepository(reference, repository); problem != nil {
-		return "", "", problem
+	if err := checkRepository(reference, repository); err != nil {
+		return "", "", err
 	}
 	return registry, repository, nil
 }

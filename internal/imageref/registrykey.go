@@ -5,9 +5,9 @@ import (
 	"unicode"
 )
 
-// DockerHubKey is the pull secret key for Docker Hub. The kubelet (v1.37.2) falls back to the
-// credentials stored under exactly this key for every image on Docker Hub, whichever way the
-// image name spells the registry.
+// DockerHubKey is the pull secret key for Docker Hub. When no other key matches, the kubelet
+// (v1.37.2) uses the credentials stored under exactly this key for images named without a
+// registry or with "docker.io" or "index.docker.io".
 const DockerHubKey = "index.docker.io"
 
 // dockerHubHosts are the host names that docker, kubectl and users write for Docker Hub.
@@ -35,6 +35,7 @@ func RegistryKey(server string) (string, error) {
 		return "", serverError(server, ErrEmpty,
 			"the server is empty. Set a host such as \"quay.io\" or \"registry.example.com:5000\"")
 	}
+
 	scheme, rest, hasScheme := strings.Cut(server, "://")
 	if !hasScheme {
 		scheme, rest = "", server
@@ -69,9 +70,9 @@ func RegistryKey(server string) (string, error) {
 	address.host = strings.ToLower(address.host)
 	if address.port == "443" {
 		// Registries are served over HTTPS, so ":443" names the same endpoint as no port.
-		// NOTE: the kubelet (v1.37.2) compares ports as strings, so an image named
-		// "host:443/app" does not match the key "host". Users write image names without
-		// ":443" in practice, and this is the spelling those names match.
+		// NOTE: the kubelet (v1.37.2) compares ports as strings, so the key "host" does not
+		// serve images named "host:443/app". Those would need a key with ":443", which this
+		// function never returns.
 		address.port = ""
 	}
 	if address.port == "" && dockerHubHosts[address.host] {

@@ -182,110 +182,110 @@ func TestPullSecretValidateRejects(t *testing.T) {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "username", text("org:robot"))},
 			summary: "Invalid Registry Username", detail: "contains a colon",
-			attribute: "registry[0].username",
+			attribute: blockAttribute(0, "username"),
 		},
 		"empty username": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "username", text(""))},
 			summary: "Invalid Registry Username", detail: "is empty",
-			attribute: "registry[0].username",
+			attribute: blockAttribute(0, "username"),
 		},
 		"empty server": {
 			registries: []map[string]tftypes.Value{validRegistry("")},
 			summary:    "Invalid Registry Server", detail: "server is empty",
-			attribute: "registry[0].server",
+			attribute: blockAttribute(0, "server"),
 		},
 		"server with path": {
 			registries: []map[string]tftypes.Value{validRegistry("quay.io/org/app")},
 			summary:    "Invalid Registry Server", detail: "path \"/org/app\"",
-			attribute: "registry[0].server",
+			attribute: blockAttribute(0, "server"),
 		},
 		"server with query": {
 			registries: []map[string]tftypes.Value{validRegistry("quay.io?x=1")},
 			summary:    "Invalid Registry Server", detail: "query",
-			attribute: "registry[0].server",
+			attribute: blockAttribute(0, "server"),
 		},
 		"duplicate registry key": {
 			registries: []map[string]tftypes.Value{
 				validRegistry("quay.io"), validRegistry("https://Quay.io/")},
-			summary: "Duplicate Registry Server",
-			detail:  `registry[0].server "quay.io" and registry[1].server "https://Quay.io/"`,
-			attribute: "registry[1].server",
+			summary:   "Duplicate Registry Server",
+			detail:    `registry[0].server "quay.io" and registry[1].server "https://Quay.io/"`,
+			attribute: blockAttribute(1, "server"),
 		},
 		"docker hub spellings": {
 			registries: []map[string]tftypes.Value{
 				validRegistry("docker.io"), validRegistry("https://index.docker.io/v1/")},
 			summary: "Duplicate Registry Server", detail: `"index.docker.io"`,
-			attribute: "registry[1].server",
+			attribute: blockAttribute(1, "server"),
 		},
 		"no password": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "password", null)},
 			summary: "Invalid Attribute Combination", detail: "password_wo",
-			attribute: "registry[0].password",
+			attribute: blockAttribute(0, "password"),
 		},
 		"both passwords": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "password_wo", text("other"))},
 			writeOnly: true,
 			summary:   "Invalid Attribute Combination", detail: "password_wo",
-			attribute: "registry[0].password",
+			attribute: blockAttribute(0, "password"),
 		},
 		"write-only on an old CLI": {
 			registries: []map[string]tftypes.Value{
 				with(with(validRegistry("quay.io"), "password", null), "password_wo",
 					text("secret"))},
 			summary: "WriteOnly Attribute Not Allowed", detail: "Terraform 1.11",
-			attribute: "registry[0].password_wo",
+			attribute: blockAttribute(0, "password_wo"),
 		},
 		"version without write-only password": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "password_wo_version",
 					tftypes.NewValue(tftypes.Number, 1))},
 			summary: "Invalid Attribute Combination", detail: "password_wo",
-			attribute: "registry[0].password_wo_version",
+			attribute: blockAttribute(0, "password_wo_version"),
 		},
 		"no registry": {
 			registries: nil,
-			summary:    "Invalid Attribute Value", detail: "at least 1",
-			attribute: "registry",
+			summary:    "Invalid Block", detail: "must have a configuration value",
+			attribute: `AttributeName("registry")`,
 		},
 		"namespace not a DNS label": {
 			attributes: with(validIdentity(), "namespace", text("team.a")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Kubernetes Name", detail: "DNS-1123 label",
-			attribute: "namespace",
+			attribute: `AttributeName("namespace")`,
 		},
 		"name not a DNS subdomain": {
 			attributes: with(validIdentity(), "name", text("Registry_Secret")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Kubernetes Name", detail: "DNS-1123 subdomain",
-			attribute: "name",
+			attribute: `AttributeName("name")`,
 		},
 		"label key": {
 			attributes: with(validIdentity(), "labels", stringMap("-bad", "x")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Label Key", detail: `"-bad"`,
-			attribute: `labels["-bad"]`,
+			attribute: `AttributeName("labels").ElementKeyString("-bad")`,
 		},
 		"label value": {
 			attributes: with(validIdentity(), "labels", stringMap("app", "has space")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Label Value", detail: `"has space"`,
-			attribute: `labels["app"]`,
+			attribute: `AttributeName("labels").ElementKeyString("app")`,
 		},
 		"annotation key": {
 			attributes: with(validIdentity(), "annotations", stringMap("a/b/c", "x")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Annotation Key", detail: `"a/b/c"`,
-			attribute: `annotations["a/b/c"]`,
+			attribute: `AttributeName("annotations").ElementKeyString("a/b/c")`,
 		},
 		"annotations too large": {
 			attributes: with(validIdentity(), "annotations",
 				stringMap("note", strings.Repeat("x", 256*1024))),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Annotations Too Large", detail: "262144",
-			attribute: "annotations",
+			attribute: `AttributeName("annotations")`,
 		},
 		"service account name": {
 			attributes: with(validIdentity(), "link_service_accounts",
@@ -293,7 +293,7 @@ func TestPullSecretValidateRejects(t *testing.T) {
 					[]tftypes.Value{text("Builder")})),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
 			summary:    "Invalid Kubernetes Name", detail: `"Builder"`,
-			attribute: `link_service_accounts[Value("Builder")]`,
+			attribute: `AttributeName("link_service_accounts").ElementKeyValue(tftypes.String<"Builder">)`,
 		},
 	}
 	for name, tc := range cases {
@@ -320,6 +320,12 @@ func TestPullSecretValidateRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockAttribute is the path of an attribute of a registry block, as tftypes prints it.
+func blockAttribute(index int, name string) string {
+	return tftypes.NewAttributePath().WithAttributeName("registry").WithElementKeyInt(index).
+		WithAttributeName(name).String()
 }
 
 func TestDuplicateRegistryKeysSkipsUnknownAndInvalid(t *testing.T) {

@@ -213,7 +213,8 @@ func TestAccDevclusterUpDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().Nodes().Get(t.Context(), "worker-0", metav1.GetOptions{}); err != nil {
+	_, err = client.CoreV1().Nodes().Get(t.Context(), "worker-0", metav1.GetOptions{})
+	if err != nil {
 		t.Errorf("reading a demo node: %v", err)
 	}
 

@@ -14,7 +14,7 @@ import (
 // ModulePath is the Go module path of this repository, used to recognise its root.
 const ModulePath = "github.com/imagedist/terraform-provider-imagedist"
 
-// Names of the control-plane programs, as tools/build.sh knows them.
+// Names of the control-plane programs, as tools/build.sh names them.
 const (
 	programEtcd              = "etcd"
 	programAPIServer         = "kube-apiserver"

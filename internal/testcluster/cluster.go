@@ -81,11 +81,10 @@ type Cluster struct {
 	// Host is the API server URL, https://127.0.0.1:PORT.
 	Host string
 
-	config     *rest.Config
-	removeDir  bool
-	logf       func(format string, args ...any)
-	processes  []*process // in start order
-	withoutKCM bool
+	config    *rest.Config
+	removeDir bool
+	logf      func(format string, args ...any)
+	processes []*process // in start order
 
 	stopOnce sync.Once
 }
@@ -119,6 +118,21 @@ func Start(ctx context.Context, options Options) (*Cluster, error) {
 		return nil, err
 	}
 
+	cluster, err := startWithRetries(ctx, dir, binaries, options, logf)
+	if err != nil {
+		if removeDir {
+			os.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	cluster.removeDir = removeDir
+	return cluster, nil
+}
+
+// startWithRetries makes start-up attempts in dir until one succeeds, fails for a reason
+// other than a port conflict, or startAttempts have failed.
+func startWithRetries(ctx context.Context, dir string, binaries map[string]string,
+	options Options, logf func(string, ...any)) (*Cluster, error) {
 	for attempt := 1; ; attempt++ {
 		// Old etcd data would bring back objects and service-account tokens signed by a key
 		// that no longer exists.
@@ -129,9 +143,7 @@ func Start(ctx context.Context, options Options) (*Cluster, error) {
 		cluster := &Cluster{
 			Dir:            dir,
 			KubeconfigPath: filepath.Join(dir, KubeconfigFile),
-			removeDir:      removeDir,
 			logf:           logf,
-			withoutKCM:     options.WithoutControllerManager,
 		}
 		err := cluster.start(ctx, binaries, options)
 		if err == nil {
@@ -140,9 +152,6 @@ func Start(ctx context.Context, options Options) (*Cluster, error) {
 
 		cluster.stopProcesses()
 		if !errors.Is(err, errPortInUse) || attempt == startAttempts {
-			if removeDir {
-				os.RemoveAll(dir)
-			}
 			return nil, err
 		}
 		logf("testcluster: retrying with new ports: %v", err)
@@ -263,8 +272,8 @@ func (c *Cluster) startEtcd(ctx context.Context, binary string, clientPort, peer
 		"--initial-advertise-peer-urls=" + peerURL,
 		"--initial-cluster=imagedist-local=" + peerURL,
 		"--initial-cluster-state=new",
-		// Data is thrown away with the cluster, and fsync dominates write latency on
-		// shared disks.
+		// The data is thrown away with the cluster, so skipping fsync loses nothing and
+		// speeds up writes.
 		"--unsafe-no-fsync",
 		"--log-level=warn",
 	}
@@ -294,13 +303,12 @@ func apiServerArgs(dir, etcdURL string, port int) []string {
 		"--tls-cert-file=" + file(apiServerCertificateFile),
 		"--tls-private-key-file=" + file(apiServerKeyFile),
 		"--client-ca-file=" + file(caCertificateFile),
-		"--cert-dir=" + file("apiserver-certificates"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + file(serviceAccountPublicFile),
 		"--service-account-signing-key-file=" + file(serviceAccountKeyFile),
 		"--service-cluster-ip-range=" + serviceIPRange,
-		// The Node authorizer needs no kubelet: it only grants node identities access to
-		// objects bound to their node, and no node identity exists here.
+		// The Node authorizer works without kubelets because it only grants node
+		// identities access to objects bound to their node.
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
 		"--allow-privileged=true",
@@ -336,12 +344,8 @@ func (c *Cluster) startControllerManager(binary string, credentials *pki) (*proc
 	file := func(name string) string { return filepath.Join(c.Dir, name) }
 	args := []string{
 		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--bind-address=127.0.0.1",
 		// Port 0 turns off the health and metrics endpoint, which nothing here reads.
 		"--secure-port=0",
-		"--cert-dir=" + file("kube-controller-manager-certificates"),
 		"--leader-elect=false",
 		"--use-service-account-credentials=false",
 		// The key lets the serviceaccount-token-controller fill legacy token Secrets.
@@ -507,7 +511,8 @@ func (c *Cluster) Stop() {
 }
 
 // stopProcesses stops the programs in reverse start order. kube-apiserver must stop before
-// etcd: with etcd gone first, kube-apiserver v1.37 was seen ignoring SIGTERM for over 15 s.
+// etcd, because with etcd gone first kube-apiserver v1.37.2 did not exit within 40 s of
+// SIGTERM.
 func (c *Cluster) stopProcesses() {
 	for i := len(c.processes) - 1; i >= 0; i-- {
 		p := c.processes[i]

@@ -1,7 +1,7 @@
 // Package testcluster runs a local Kubernetes control plane (etcd, kube-apiserver and
-// kube-controller-manager) on loopback for acceptance tests and the demo, and seeds it with
-// objects that make it look like an OpenShift cluster: the OpenShift CRDs, worker nodes whose
-// status reports cached images, and the configuration objects the provider manages.
+// kube-controller-manager) on loopback for acceptance tests and the demo. It seeds the
+// cluster so that it looks like OpenShift to the provider: the OpenShift CRDs, worker nodes
+// whose status lists cached images, and the configuration objects the provider manages.
 //
 // There are no kubelets, no scheduler and no machine-config operator. Nodes are API objects
 // only, DaemonSet pods stay unbound until test code binds them, and machine-config pools

@@ -17,12 +17,13 @@ const (
 	LabelMasterRole       = "node-role.kubernetes.io/master"
 )
 
-// releaseRepository is where OpenShift release payload images live. Nodes pull them by
-// digest only, so they have no tag names.
+// releaseRepository is the repository of OpenShift release payload images. Nodes pull them
+// by digest only, so they have no tag names.
 const releaseRepository = "quay.io/openshift-release-dev/ocp-v4.0-art-dev"
 
-// newImage returns an image with a digest derived from its repository and tag (or, for a
-// digest-only image, from key) and an uncompressed size of ratio times the compressed size.
+// newImage returns an image with a digest derived from its repository and tag and an
+// uncompressed size of ratio times the compressed size. An empty tag makes a digest-only
+// image.
 func newImage(repository, tag string, compressedMiB float64, ratio float64) Image {
 	image := Image{
 		Repository:       repository,
@@ -144,10 +145,10 @@ func appHistory() []Image {
 // worker-2 and the containerd worker worker-containerd-0. The content is the same on every
 // call, except condition heartbeat times.
 //
-// Workers share base and application images under different tags and digests, worker-0
-// holds more than 50 images so its status is truncated, worker-1 has a dangling image,
-// worker-2 pulled an image through a mirror, and release payload images have digest names
-// only.
+// Workers share base and application images, some under different tags and digests.
+// worker-0 holds more than 50 images, so its status is truncated. worker-1 has a dangling
+// image and worker-2 pulled an image through a mirror. Release payload images have digest
+// names only.
 func DemoNodes() []Node {
 	worker := func(zone string) map[string]string {
 		return map[string]string{

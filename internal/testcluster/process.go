@@ -84,7 +84,7 @@ func (p *process) stop(grace time.Duration) (killed bool) {
 		return false
 	}
 
-	// Signal fails only when the process is already gone, which the wait below observes.
+	// An error means the process has exited already, which the wait below observes.
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()

@@ -170,11 +170,11 @@ func createDockercfgSecret(ctx context.Context, client kubernetes.Interface,
 	return nil
 }
 
-// SeedOpenShift creates the objects that every OpenShift cluster has and the provider reads
-// or edits: the openshift-config namespaces, the global pull secret with made-up credentials
-// for the Red Hat registries, the cluster image configuration, and the master and worker
-// machine-config pools in the state of a finished rollout. Install the CRDs first.
-// Objects that exist are left as they are.
+// SeedOpenShift creates objects that every OpenShift cluster has and the provider reads or
+// edits. They are the openshift-config namespaces, the global pull secret with made-up
+// credentials for the Red Hat registries, the cluster image configuration, and the master
+// and worker machine-config pools in the state of a finished rollout. Install the CRDs
+// first. Objects that exist are left as they are.
 func SeedOpenShift(ctx context.Context, config *rest.Config) error {
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
@@ -386,8 +386,8 @@ func setStatus(object *unstructured.Unstructured, status any) error {
 }
 
 // SeedDemo seeds what RunTests and the devcluster command provide: the nodes of DemoNodes,
-// the OpenShift objects of SeedOpenShift, and the namespace DemoNamespace whose default
-// ServiceAccount carries an OpenShift dockercfg pull secret. The default ServiceAccount
+// the OpenShift objects of SeedOpenShift, and the namespace DemoNamespace whose default,
+// builder and deployer ServiceAccounts carry an OpenShift dockercfg pull secret. The default ServiceAccount
 // appears only when kube-controller-manager runs.
 func SeedDemo(ctx context.Context, config *rest.Config) error {
 	client, err := kubernetes.NewForConfig(config)
@@ -408,6 +408,12 @@ func SeedDemo(ctx context.Context, config *rest.Config) error {
 	if err := WaitForServiceAccount(ctx, client, DemoNamespace, "default"); err != nil {
 		return err
 	}
-	_, err = AddOpenShiftDockercfg(ctx, client, DemoNamespace, "default")
-	return err
+	// OpenShift creates these three accounts in every namespace, each with its own dockercfg
+	// pull secret for the internal registry.
+	for _, account := range []string{"default", "builder", "deployer"} {
+		if _, err := AddOpenShiftDockercfg(ctx, client, DemoNamespace, account); err != nil {
+			return err
+		}
+	}
+	return nil
 }
