@@ -64,6 +64,10 @@ ldflags_of() {
         "-X k8s.io/component-base/version.gitMinor=$minor" \
         "-X k8s.io/component-base/version.gitTreeState=clean"
       ;;
+    opentofu)
+      # Without this OpenTofu calls itself a -dev prerelease, which version checks misread.
+      echo "-s -w -X github.com/opentofu/opentofu/version.dev=no"
+      ;;
     *) echo "-s -w" ;;
   esac
 }

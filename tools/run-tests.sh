@@ -72,7 +72,11 @@ docs() {
 acceptance() {
   local cli=$1 binary
   binary=$(tools/build.sh path "$cli")
-  local -a env=(TF_ACC=1 "TF_ACC_TERRAFORM_PATH=$binary")
+  # An empty CLI configuration keeps the machine's own (dev_overrides, mirrors, or a
+  # TF_CLI_CONFIG_FILE naming a missing file, which OpenTofu warns about) out of the tests.
+  local cli_config=$log_dir/empty.tfrc
+  : > "$cli_config"
+  local -a env=(TF_ACC=1 "TF_ACC_TERRAFORM_PATH=$binary" "TF_CLI_CONFIG_FILE=$cli_config")
   if [ "$cli" = tofu ]; then
     # OpenTofu resolves unqualified provider addresses against its own registry host.
     env+=("TF_ACC_PROVIDER_HOST=registry.opentofu.org")

@@ -79,12 +79,13 @@ type ImageNodes struct {
 	MissingOn []string
 }
 
-// nameInfo is what the inventory knows about one distinct image name.
+// nameInfo is the parse and match result for one distinct image name.
 type nameInfo struct {
 	// name is the shared copy of the raw name, so a name that many nodes report is stored once.
 	name string
 	kind imageref.NodeImageNameKind
-	// identity is the normalized name; empty for a placeholder or a name that does not parse.
+	// identity is the normalized name. It is empty for a placeholder or a name that does not
+	// parse.
 	identity string
 	// matches are the indexes of the requested images that this name matches.
 	matches []int
@@ -102,8 +103,8 @@ type imageEntry struct {
 type Inventory struct {
 	options   Options
 	requested []*imageref.Matcher
-	// names caches the parse and match results per distinct name. Fleets share most images,
-	// so this map stays far smaller than the number of names read.
+	// names caches the parse and match results per distinct name. Nodes of a fleet share
+	// most images, so the map has far fewer entries than the names read.
 	names map[string]*nameInfo
 
 	nodes []Node
@@ -116,8 +117,8 @@ type Inventory struct {
 	scratch []*nameInfo
 }
 
-// New returns an empty Inventory. It fails when one of options.Images is not a valid image
-// reference; the error is the one imageref.Parse returns.
+// New returns an empty Inventory. It fails with the error of imageref.Parse when one of
+// options.Images is not a valid image reference.
 func New(options Options) (*Inventory, error) {
 	inventory := &Inventory{
 		options: options,
@@ -333,9 +334,9 @@ func (inv *Inventory) Nodes() []Node {
 	return inv.nodes
 }
 
-// ImageNodes returns the inverse view: with requested images one entry per reference, in the
-// order of Options.Images, including references on no node; otherwise one entry per distinct
-// image, sorted by reference.
+// ImageNodes returns the inverse view. With requested images, it has one entry per reference
+// in the order of Options.Images, including references on no node. Otherwise it has one
+// entry per distinct image, sorted by reference.
 func (inv *Inventory) ImageNodes() []ImageNodes {
 	if len(inv.requested) > 0 {
 		return inv.requestedImageNodes()
@@ -385,8 +386,8 @@ func (inv *Inventory) requestedImageNodes() []ImageNodes {
 	return result
 }
 
-// sortedDifference returns the elements of all that are not in subset; both are sorted, and
-// subset is a subset of all.
+// sortedDifference returns the elements of all that are not in subset. Both must be sorted,
+// and subset must be a subset of all.
 func sortedDifference(all, subset []string) []string {
 	difference := make([]string, 0, len(all)-len(subset))
 	j := 0

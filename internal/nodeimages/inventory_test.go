@@ -298,7 +298,7 @@ func TestInventoryRequestedView(t *testing.T) {
 		Images:              []string{"quay.io/org/app@" + appDigest, "nginx:1.27", "nginx:1.27"},
 		NodeStatusMaxImages: 50,
 	})
-	// Added out of order, as concurrent GETs may deliver them.
+	// Added out of order, so that the views must sort them.
 	inventory.Add(node("worker-2", "cri-o://1.33.4",
 		image(100, "quay.io/org/app@"+appDigest, "quay.io/org/app:v1"),
 		image(90, "docker.io/library/nginx:1.27")))

@@ -94,7 +94,7 @@ type ExpiredError struct {
 	Err error
 }
 
-// Error says what happened and what to do.
+// Error describes the failure and suggests a retry or a larger page size.
 func (e *ExpiredError) Error() string {
 	return fmt.Sprintf("the node list expired twice before its last page was read; retry, or "+
 		"raise the page size so the list needs fewer requests: %v", e.Err)
@@ -210,8 +210,8 @@ func (r *Reader) pageSize() int64 {
 	return r.PageSize
 }
 
-// isExpired reports whether err is the API server's answer to an expired continue token:
-// 410 Gone with reason Expired, or with reason Gone on older servers.
+// isExpired reports whether err is the API server's response to an expired continue token.
+// That is 410 Gone with reason Expired, or with reason Gone from older servers.
 func isExpired(err error) bool {
 	return apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
 }

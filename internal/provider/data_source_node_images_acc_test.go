@@ -474,7 +474,7 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0),
 						knownvalue.ObjectPartial(map[string]knownvalue.Check{
-							"images":      knownvalue.Null(),
+							"images":      knownvalue.ListExact([]knownvalue.Check{}),
 							"image_count": knownvalue.Int64Exact(3),
 						})),
 					statecheck.ExpectKnownValue(nodeImagesAddress,
@@ -496,7 +496,7 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("images"),
-						knownvalue.Null()),
+						knownvalue.ListExact([]knownvalue.Check{})),
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("image_nodes").AtSliceIndex(0).AtMapKey("node_names"),
 						stringListCheck([]string{fleet.node("a"), fleet.node("d")})),

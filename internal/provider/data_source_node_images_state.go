@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -70,13 +71,16 @@ func nodeImagesState(ctx context.Context, config tftypes.Value, schemaType attr.
 		return tftypes.Value{}, diags
 	}
 
-	attributes := map[string]tftypes.Value{}
-	if err := config.As(&attributes); err != nil {
+	var configAttributes map[string]tftypes.Value
+	if err := config.As(&configAttributes); err != nil {
 		diags.AddError("Unexpected Configuration Value", "Reading the configuration of "+
 			"imagedist_node_images failed. Please report this to the provider's "+
 			"developers.\n\n"+err.Error())
 		return tftypes.Value{}, diags
 	}
+	// As returns the configuration's own map. The framework compares the state with the
+	// configuration after Read, so the configuration must stay as it was.
+	attributes := maps.Clone(configAttributes)
 
 	nodes := inventory.Nodes()
 	attributes["page_size"] = tftypes.NewValue(tftypes.Number, settings.pageSize)
@@ -105,11 +109,10 @@ func (t nodeImagesTypes) nodesValue(nodes []nodeimages.Node) tftypes.Value {
 	return tftypes.NewValue(t.nodeList, values)
 }
 
-// imagesValue returns a node's image list; nil, as for summary_only, gives null.
+// imagesValue returns a node's image list. nil, as for summary_only, gives an empty list
+// rather than null. After Read, the plugin framework looks up the schema path of every null
+// value in the state, and for a summary of thousands of nodes that costs more than the rest.
 func (t nodeImagesTypes) imagesValue(images []nodeimages.Image) tftypes.Value {
-	if images == nil {
-		return tftypes.NewValue(t.imageList, nil)
-	}
 	values := make([]tftypes.Value, len(images))
 	for i := range images {
 		image := &images[i]

@@ -84,6 +84,14 @@ func buildTestState(t *testing.T, config tfsdk.Config, nodes ...*corev1.Node) tf
 	if diags := state.Set(ctx, value); diags.HasError() {
 		t.Fatalf("State.Set: %v", diags)
 	}
+
+	var nodesInConfig types.List
+	if diags := config.GetAttribute(ctx, path.Root("nodes"), &nodesInConfig); diags.HasError() {
+		t.Fatalf("reading nodes from the configuration: %v", diags)
+	}
+	if !nodesInConfig.IsNull() {
+		t.Errorf("building the state changed the configuration: nodes = %v", nodesInConfig)
+	}
 	return state
 }
 
@@ -193,8 +201,8 @@ func TestNodeImagesStateSummaryWithImages(t *testing.T) {
 	}
 	images := stateAttribute[types.List](t, state, path.Root("nodes").AtListIndex(0).
 		AtName("images"))
-	if !images.IsNull() {
-		t.Errorf("nodes[0].images = %v, want null with summary_only", images)
+	if images.IsNull() || len(images.Elements()) != 0 {
+		t.Errorf("nodes[0].images = %v, want an empty list with summary_only", images)
 	}
 	view := path.Root("image_nodes").AtListIndex(0)
 	if got := stateAttribute[types.String](t, state, view.AtName("reference")); got.
@@ -342,5 +350,26 @@ func TestAddNodeReadError(t *testing.T) {
 				t.Errorf("attribute diagnostic = %v, want %v", isAttribute, tc.attribute)
 			}
 		})
+	}
+}
+
+func TestWarnLargeInventory(t *testing.T) {
+	nodes := []nodeimages.Node{
+		{Name: "worker-0", Images: make([]nodeimages.Image, largeInventoryImages)},
+	}
+	var diags diag.Diagnostics
+	warnLargeInventory(context.Background(), &diags, nodes)
+	if len(diags) != 0 {
+		t.Fatalf("got %v at the threshold, want no diagnostic", diags)
+	}
+
+	nodes = append(nodes, nodeimages.Node{Name: "worker-1", Images: make([]nodeimages.Image, 1)})
+	warnLargeInventory(context.Background(), &diags, nodes)
+	if len(diags) != 1 || diags[0].Severity() != diag.SeverityWarning {
+		t.Fatalf("got %v above the threshold, want one warning", diags)
+	}
+	if detail := diags[0].Detail(); !strings.Contains(detail, "25001 images of 2 nodes") ||
+		!strings.Contains(detail, "summary_only") {
+		t.Errorf("detail %q lacks the counts or the remedy", detail)
 	}
 }

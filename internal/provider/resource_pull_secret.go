@@ -35,8 +35,8 @@ var (
 
 const (
 	// pullSecretDefaultDeleteTimeout bounds the wait for the Secret to disappear after the
-	// delete request. Secrets normally go at once; only a finalizer that another controller
-	// added delays them.
+	// delete request. Secrets normally go at once, and only a finalizer that another
+	// controller added delays them.
 	pullSecretDefaultDeleteTimeout = 2 * time.Minute
 	pullSecretDeletePollInterval   = 500 * time.Millisecond
 )

@@ -185,7 +185,7 @@ func TestServiceAccountLinkerLinkOneGetOneUpdate(t *testing.T) {
 	}
 }
 
-func TestServiceAccountLinkerLinkAlreadyLinkedSendsNoUpdate(t *testing.T) {
+func TestServiceAccountLinkerAlreadyLinked(t *testing.T) {
 	client, linker := newLinkerFixture(t, serviceAccount("builder", "registry", "other"))
 	ctx := context.Background()
 
@@ -203,7 +203,7 @@ func TestServiceAccountLinkerLinkAlreadyLinkedSendsNoUpdate(t *testing.T) {
 }
 
 // TestServiceAccountLinkerLinkRetriesConflict plays a controller that rotates the OpenShift
-// entry between the provider's GET and UPDATE: the UPDATE gets 409, and the retry must keep
+// entry between the provider's GET and UPDATE. The UPDATE gets 409, and the retry must keep
 // the rotated entry.
 func TestServiceAccountLinkerLinkRetriesConflict(t *testing.T) {
 	client, linker := newLinkerFixture(t, serviceAccount("builder", "builder-dockercfg-abc12"))

@@ -29,8 +29,8 @@ const (
 	secretTypeDockerConfigJSON = string(corev1.SecretTypeDockerConfigJson)
 	secretTypeDockerCfg        = string(corev1.SecretTypeDockercfg)
 
-	// lastAppliedAnnotation is where `kubectl apply` keeps a copy of the object it applied,
-	// Secret data included, so it is never read into state.
+	// lastAppliedAnnotation is the annotation in which `kubectl apply` keeps a copy of the
+	// object it applied, Secret data included, so it is never read into state.
 	lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 )
 
@@ -132,9 +132,9 @@ func dockerConfigEntries(planned, configured []registryModel) []dockerconfig.Ent
 	return entries
 }
 
-// entryCredentials lists every form in which the entries' credentials could appear in an
-// error message: each password as written and JSON-escaped, and each "username:password"
-// pair, whose base64 form is the "auth" field.
+// entryCredentials lists the forms in which the entries' credentials could appear in an
+// error message. They are each password as written and JSON-escaped, and each
+// "username:password" pair, whose base64 form is the "auth" field.
 func entryCredentials(entries []dockerconfig.Entry) []string {
 	var credentials []string
 	for _, entry := range entries {
@@ -170,7 +170,7 @@ func newPullSecret(plan pullSecretModel, document []byte) *corev1.Secret {
 }
 
 // applyOwnedMetadata brings the labels or annotations of an existing object in line with
-// the plan: keys that left the configuration are removed and planned keys are set, while
+// the plan. Keys that left the configuration are removed and planned keys are set, while
 // keys that Terraform never managed stay.
 func applyOwnedMetadata(current map[string]string, prior, planned types.Map) map[string]string {
 	result := make(map[string]string, len(current))
@@ -189,9 +189,9 @@ func applyOwnedMetadata(current map[string]string, prior, planned types.Map) map
 	return result
 }
 
-// ownedMetadata returns the part of the cluster's labels or annotations that state tracks:
-// only the keys that state already has, so keys added by others never show as drift. On
-// import every key is taken, except those in skip.
+// ownedMetadata returns the part of the cluster's labels or annotations that state tracks,
+// which is only the keys that state already has, so keys added by others never show as
+// drift. On import every key is taken, except those in skip.
 func ownedMetadata(prior types.Map, cluster map[string]string, imported bool,
 	skip ...string) types.Map {
 	owned := map[string]attr.Value{}
@@ -239,7 +239,7 @@ func decodePullSecret(secret *corev1.Secret) ([]dockerconfig.AuthEntry, error) {
 }
 
 // flattenPullSecret refreshes model from the Secret read from the cluster. A model without
-// registry blocks comes from import: its blocks and metadata are then all taken from the
+// registry blocks comes from import, so its blocks and metadata are all taken from the
 // Secret, and a Secret that is not a pull secret is an error. For a managed Secret, data that
 // cannot be decoded is a warning and leaves no registries in state, so the next apply writes
 // the Secret again.
@@ -302,11 +302,11 @@ func decodedEntries(document *dockerconfig.Config, err error) ([]dockerconfig.Au
 //
 // A block whose registry is gone is dropped, and a registry that state does not have is
 // appended, so the next plan shows both. A matched block keeps the server as the user wrote
-// it and takes the user name, email and password from the cluster. The password is compared
-// in the block's own form: Password is replaced by the cluster's password, and a hash that
-// no longer matches is replaced by the hash of the cluster's password with the same salt,
-// so the plan shows a changed sensitive value without the value itself. Without prior blocks,
-// as after import, every registry is taken with its password in Password.
+// it and takes the user name, email and password from the cluster. The password keeps the
+// block's form. Password takes the cluster's password. A hash that no longer matches becomes
+// the hash of the cluster's password with the same salt, so the plan shows a changed
+// sensitive value without the value itself. Without prior blocks, as after import, every
+// registry is taken with its password in Password.
 func refreshRegistries(prior []registryModel, cluster []dockerconfig.AuthEntry) (
 	[]registryModel, error) {
 	used := make([]bool, len(cluster))
@@ -401,7 +401,7 @@ func planRegistry(block, configured registryModel, prior []registryModel) regist
 
 	writeOnly := configured.PasswordWO
 	if !configured.Password.IsNull() {
-		// The framework already planned the configured password; no hash is kept for it.
+		// The framework already planned the configured password, and no hash is kept for it.
 		block.PasswordWOHash = types.StringNull()
 		return block
 	}
@@ -412,6 +412,7 @@ func planRegistry(block, configured registryModel, prior []registryModel) regist
 	case writeOnly.IsNull():
 		block.PasswordWOHash = types.StringNull()
 	case writeOnly.IsUnknown() || previous == nil:
+		// A password not known yet, or a new registry, is hashed during apply.
 	case !previous.PasswordWOVersion.Equal(configured.PasswordWOVersion):
 		// A new version means "write the password again", even when it is unchanged.
 	case !previous.PasswordWOHash.IsNull():
@@ -437,8 +438,8 @@ func findBlock(blocks []registryModel, key string) *registryModel {
 	return nil
 }
 
-// completeRegistries computes the values that the plan left unknown for the apply: the
-// hash of each write-only password that changed, with a new salt.
+// completeRegistries computes the values that the plan left unknown for the apply, such as
+// the hash of each write-only password that changed, which gets a new salt.
 func completeRegistries(planned, configured []registryModel) ([]registryModel, error) {
 	result := make([]registryModel, len(planned))
 	for i, block := range planned {

@@ -79,7 +79,7 @@ func TestCheckPullSecretName(t *testing.T) {
 	}
 }
 
-func TestDockerConfigEntriesTakesPasswordsFromConfiguration(t *testing.T) {
+func TestDockerConfigEntriesPasswordSource(t *testing.T) {
 	planned := []registryModel{
 		passwordBlock("https://quay.io/", "quay.io", "robot", "plain"),
 		passwordBlock("registry.example.com:5000", "registry.example.com:5000", "ci", ""),
@@ -152,7 +152,7 @@ func TestNewPullSecret(t *testing.T) {
 	}
 }
 
-// accountMap builds map elements from key, value pairs.
+// metadataElements builds map elements from key, value pairs.
 func metadataElements(pairs ...string) map[string]attr.Value {
 	elements := map[string]attr.Value{}
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -372,7 +372,7 @@ func TestRefreshRegistriesAddedAndRemoved(t *testing.T) {
 }
 
 // TestRefreshRegistriesImport reads a Secret that `kubectl create secret docker-registry`
-// wrote: every entry is taken as written, with its password in state.
+// wrote. Every entry is taken as written, with its password in state.
 func TestRefreshRegistriesImport(t *testing.T) {
 	cluster := []dockerconfig.AuthEntry{
 		authEntry("https://registry.example.com/", "u", "p", "u@example.com"),

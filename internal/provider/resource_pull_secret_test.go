@@ -87,10 +87,22 @@ func newPullSecretCluster(t *testing.T) *pullSecretCluster {
 // config renders a configuration with the test's namespace and name, the body inside the
 // resource block, and a sensitive string variable for each name in variables.
 func (c *pullSecretCluster) config(body string, variables ...string) string {
+	return c.render(body, true, variables)
+}
+
+// plainConfig is config with variables that are not marked sensitive. Terraform 1.5.7 plans
+// an update for an import block whenever a value comes from a sensitive variable, because it
+// compares the sensitivity marks of the configuration with those of the imported state,
+// which has none. The attribute's own Sensitive flag does not prevent that.
+func (c *pullSecretCluster) plainConfig(body string, variables ...string) string {
+	return c.render(body, false, variables)
+}
+
+func (c *pullSecretCluster) render(body string, sensitive bool, variables []string) string {
 	var declarations strings.Builder
 	for _, variable := range variables {
-		fmt.Fprintf(&declarations, "variable %q {\n  type      = string\n  sensitive = true\n}\n\n",
-			variable)
+		fmt.Fprintf(&declarations, "variable %q {\n  type      = string\n  sensitive = %t\n}\n\n",
+			variable, sensitive)
 	}
 	return fmt.Sprintf(`%s
 resource "imagedist_pull_secret" "test" {
@@ -284,7 +296,7 @@ func (c *pullSecretCluster) setAccountPullSecrets(name string, pullSecrets ...st
 	}
 }
 
-// checkDestroyed asks the API whether the Secret is gone.
+// checkDestroyed reads the Secret from the API and fails unless it is gone.
 func (c *pullSecretCluster) checkDestroyed(*terraform.State) error {
 	_, err := c.secret()
 	if err == nil {
@@ -297,7 +309,7 @@ func (c *pullSecretCluster) checkDestroyed(*terraform.State) error {
 }
 
 // expectCredentialsHidden is a plan check that fails when a credential appears anywhere in
-// the plan's resource changes or drift outside values marked sensitive: those are the parts
+// the plan's resource changes or drift outside values marked sensitive, which are the parts
 // that Terraform prints.
 type expectCredentialsHidden struct {
 	credentials []string
@@ -372,27 +384,48 @@ func hideSensitive(value, sensitive any) any {
 	}
 }
 
-// expectPlanOutputHidesCredentials is a TestCase ErrorCheck for a PlanOnly step that is
-// expected to fail with "plan was not empty": that error quotes the plan as Terraform prints
-// it, so the check can assert that the printed plan shows "(sensitive value)" and none of
-// the credentials. It records in *seen that it ran. Other errors pass through unchanged.
-func expectPlanOutputHidesCredentials(seen *bool, credentials ...string,
-) resource.ErrorCheckFunc {
-	return func(err error) error {
-		if err == nil || !strings.Contains(err.Error(), "plan was not empty") {
-			return err
-		}
-		*seen = true
-		output := err.Error()
-		if index := credentialIndex(output, credentials); index >= 0 {
-			return fmt.Errorf("the printed plan contains credential number %d", index+1)
-		}
-		if !strings.Contains(output, "(sensitive value)") {
-			return errors.New("the printed plan shows no (sensitive value), so the changed " +
-				"password is not visible as a change")
-		}
-		return nil
+// printedPlanCheck reads the plan as Terraform prints it, which no plan check can see. A
+// PlanOnly step that finds changes fails with "plan was not empty" and the printed plan. The
+// TestCase's ErrorCheck passes that error to check. It accepts the error only for the step
+// armed in its PreConfig, and only when the printed plan shows "(sensitive value)" and none
+// of the credentials. Every other error passes through unchanged.
+type printedPlanCheck struct {
+	credentials []string
+	armed       bool
+	checked     bool
+}
+
+// arm makes check accept the error of the next step. Call it from that step's PreConfig.
+func (p *printedPlanCheck) arm() {
+	p.armed = true
+	p.checked = false
+}
+
+// requireChecked fails the test unless the armed step failed as expected and was checked.
+// Call it from the PreConfig of the step after the armed one.
+func (p *printedPlanCheck) requireChecked(t *testing.T) {
+	t.Helper()
+	p.armed = false
+	if !p.checked {
+		t.Fatal("the printed plan was never checked: the armed step found no changes")
 	}
+}
+
+func (p *printedPlanCheck) check(err error) error {
+	if !p.armed || err == nil || !strings.Contains(err.Error(), "plan was not empty") {
+		return err
+	}
+	p.armed = false
+	output := err.Error()
+	if index := credentialIndex(output, p.credentials); index >= 0 {
+		return fmt.Errorf("the printed plan contains credential number %d", index+1)
+	}
+	if !strings.Contains(output, "(sensitive value)") {
+		return errors.New("the printed plan shows no (sensitive value), so the changed " +
+			"password is not visible as a change")
+	}
+	p.checked = true
+	return nil
 }
 
 // expectNotInState is a state check that fails when the state contains a credential in any
@@ -647,7 +680,7 @@ func TestAccPullSecretImportKubectlSecret(t *testing.T) {
 				"ci@example.com"),
 		}})
 	variables := config.Variables{"password": config.StringVariable(pullSecretPassword)}
-	configuration := cluster.config(`
+	configuration := cluster.plainConfig(`
   registry {
     server   = "registry.example.com:5000"
     username = "ci"
@@ -749,12 +782,12 @@ func TestAccPullSecretDrift(t *testing.T) {
 			"ghcr.io":              {Username: "someone", Password: "ghcr-token"},
 		})
 	}
-	printedPlanChecked := false
+	printed := &printedPlanCheck{credentials: credentials}
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: pullSecretProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		ErrorCheck:               expectPlanOutputHidesCredentials(&printedPlanChecked, credentials...),
+		ErrorCheck:               printed.check,
 		Steps: []resource.TestStep{
 			{
 				ConfigVariables: variables,
@@ -782,16 +815,13 @@ func TestAccPullSecretDrift(t *testing.T) {
 			{
 				// The same plan, left to fail as "not empty" so that ErrorCheck can read
 				// the plan as Terraform prints it.
+				PreConfig:       printed.arm,
 				ConfigVariables: variables,
 				Config:          configuration,
 				PlanOnly:        true,
 			},
 			{
-				PreConfig: func() {
-					if !printedPlanChecked {
-						t.Fatal("the printed drift plan was never checked for credentials")
-					}
-				},
+				PreConfig:       func() { printed.requireChecked(t) },
 				ConfigVariables: variables,
 				Config:          configuration,
 				Check:           cluster.checkAuths(expected),
@@ -931,7 +961,7 @@ func TestAccPullSecretMissingServiceAccount(t *testing.T) {
   }
 `),
 				ExpectError: regexp.MustCompile(
-					`(?s)Service Account Not Found.*"missing" does not exist in namespace`),
+					`(?s)Service Account Not Found.*"missing"\s+does\s+not\s+exist\s+in\s+namespace`),
 			},
 		},
 	})
@@ -953,8 +983,8 @@ func TestAccPullSecretMissingNamespace(t *testing.T) {
     password = "token"
   }
 `),
-				ExpectError: regexp.MustCompile(`(?s)Namespace Not Found.*namespace "` +
-					cluster.namespace + `" does not exist`),
+				ExpectError: regexp.MustCompile(`(?s)Namespace Not Found.*namespace\s+"` +
+					cluster.namespace + `"\s+does\s+not\s+exist`),
 			},
 		},
 	})
@@ -1095,13 +1125,13 @@ func TestAccPullSecretWriteOnlyPassword(t *testing.T) {
 	first := config.Variables{"password": config.StringVariable(pullSecretPassword)}
 	second := config.Variables{"password": config.StringVariable("second-pässword")}
 	credentials := []string{pullSecretPassword, "second-pässword", "changed-out-of-bänd"}
-	printedPlanChecked := false
+	printed := &printedPlanCheck{credentials: credentials}
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: pullSecretProviderFactories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		CheckDestroy:             cluster.checkDestroyed,
-		ErrorCheck:               expectPlanOutputHidesCredentials(&printedPlanChecked, credentials...),
+		ErrorCheck:               printed.check,
 		Steps: []resource.TestStep{
 			{
 				ConfigVariables: first,
@@ -1140,16 +1170,13 @@ func TestAccPullSecretWriteOnlyPassword(t *testing.T) {
 				},
 			},
 			{
+				PreConfig:       printed.arm,
 				ConfigVariables: first,
 				Config:          configuration(1),
 				PlanOnly:        true,
 			},
 			{
-				PreConfig: func() {
-					if !printedPlanChecked {
-						t.Fatal("the printed drift plan was never checked for credentials")
-					}
-				},
+				PreConfig:       func() { printed.requireChecked(t) },
 				ConfigVariables: first,
 				Config:          configuration(1),
 				Check: cluster.checkAuths(map[string]dockerConfigAuth{
@@ -1213,7 +1240,7 @@ func TestAccPullSecretWriteOnlyImportKubectlSecret(t *testing.T) {
 				ConfigVariables: config.Variables{
 					"password": config.StringVariable(pullSecretPassword),
 				},
-				Config: cluster.config(`
+				Config: cluster.plainConfig(`
   registry {
     server      = "quay.io"
     username    = "robot"
