@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -35,11 +33,6 @@ import (
 )
 
 const nodeImagesAddress = "data.imagedist_node_images.test"
-
-// nodeImagesProviderFactories serves the provider under test in-process.
-var nodeImagesProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"imagedist": providerserver.NewProtocol6WithError(New("test")()),
-}
 
 // nodeImagesSuiteLabel marks the nodes that one test seeded, so a label selector reads only
 // them while other tests add nodes of their own.
@@ -167,7 +160,7 @@ func TestAccNodeImagesAllNodes(t *testing.T) {
 	seedNodeImagesFleet(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: `data "imagedist_node_images" "test" {}`,
@@ -224,7 +217,7 @@ func TestAccNodeImagesLabelSelector(t *testing.T) {
 	fleet := seedNodeImagesFleet(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
@@ -354,7 +347,7 @@ func TestAccNodeImagesNames(t *testing.T) {
 	fleet := seedNodeImagesFleet(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
@@ -392,7 +385,7 @@ func TestAccNodeImagesImagesOfInterest(t *testing.T) {
 		fleet.node("e")}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
@@ -463,7 +456,7 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 	fleet := seedNodeImagesFleet(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
@@ -515,7 +508,7 @@ func TestAccNodeImagesTruncatedNode(t *testing.T) {
 	}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
@@ -580,7 +573,7 @@ func TestAccNodeImagesInvalidConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: nodeImagesProviderFactories,
+				ProtoV6ProviderFactories: testAccProviderFactories,
 				Steps: []resource.TestStep{{
 					// The provider points at a closed port: a plan-time error must come
 					// before any request to the cluster.
@@ -661,7 +654,7 @@ func TestAccNodeImagesForbidden(t *testing.T) {
 	kubeconfig, _ := restrictedKubeconfig(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: restrictedProviderConfig(kubeconfig, ""),
@@ -686,7 +679,7 @@ func TestAccNodeImagesLeastPrivilege(t *testing.T) {
 	waitUntilNodesReadable(t, kubeconfig)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: nodeImagesProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: restrictedProviderConfig(kubeconfig,

@@ -165,7 +165,10 @@ func pullSecretRegistryBlock() schema.ListNestedBlock {
 						"the cluster but never stored in the plan or state. Only a salted " +
 						"hash is kept in `password_wo_hash`, so a password changed here or " +
 						"outside Terraform still shows in the plan. Needs Terraform 1.11 or " +
-						"OpenTofu 1.12 or later; older releases reject it at plan time.",
+						"OpenTofu 1.12 or later, and older releases reject it at plan time. " +
+						"Import cannot tell that a block uses `password_wo`, so it reads the " +
+						"password into `password`, where it stays until `password_wo` or " +
+						"`password_wo_version` changes.",
 					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 				},
 				"password_wo_version": schema.Int64Attribute{

@@ -13,8 +13,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	frameworkresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -38,10 +43,6 @@ const pullSecretAddress = "imagedist_pull_secret.test"
 // mangle: braces, quotes, colon, backslash, ampersand (which encoding/json escapes) and
 // non-ASCII letters.
 const pullSecretPassword = `p{a}"s:s\w&rd-ünïcødé-€`
-
-var pullSecretProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"imagedist": providerserver.NewProtocol6WithError(New("test")()),
-}
 
 // pullSecretCluster is one acceptance test's namespace and Secret name on the test cluster.
 type pullSecretCluster struct {
@@ -446,6 +447,119 @@ func (e expectNotInState) CheckState(_ context.Context, req statecheck.CheckStat
 	}
 }
 
+// pullSecretStateValue encodes a model as the provider's state value.
+func pullSecretStateValue(t *testing.T, model pullSecretModel) tftypes.Value {
+	t.Helper()
+	ctx := context.Background()
+	var schema frameworkresource.SchemaResponse
+	NewPullSecretResource().Schema(ctx, frameworkresource.SchemaRequest{}, &schema)
+	model.Timeouts = timeouts.Value{Object: types.ObjectNull(
+		map[string]attr.Type{"delete": types.StringType})}
+	state := tfsdk.State{Schema: schema.Schema,
+		Raw: tftypes.NewValue(schema.Schema.Type().TerraformType(ctx), nil)}
+	if diags := state.Set(ctx, model); diags.HasError() {
+		t.Fatalf("encoding the state: %v", diags)
+	}
+	return state.Raw
+}
+
+// planPullSecret runs the provider's PlanResourceChange for an existing resource whose
+// configuration matches state, as Terraform does for every plan after a refresh. The
+// proposed new state is the prior state, which is what Terraform proposes when no
+// configured value changed.
+func planPullSecret(t *testing.T, prior pullSecretModel, configuration tftypes.Value,
+) *tfprotov6.PlanResourceChangeResponse {
+	t.Helper()
+	ctx := context.Background()
+	server, err := testAccProviderFactories[providerTypeName]()
+	if err != nil {
+		t.Fatalf("provider server: %v", err)
+	}
+	if _, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	priorState := pullSecretStateValue(t, prior)
+	priorValue, err := tfprotov6.NewDynamicValue(priorState.Type(), priorState)
+	if err != nil {
+		t.Fatalf("encoding the prior state: %v", err)
+	}
+	configValue, err := tfprotov6.NewDynamicValue(configuration.Type(), configuration)
+	if err != nil {
+		t.Fatalf("encoding the configuration: %v", err)
+	}
+
+	resp, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+		TypeName:         "imagedist_pull_secret",
+		PriorState:       &priorValue,
+		ProposedNewState: &priorValue,
+		Config:           &configValue,
+	})
+	if err != nil {
+		t.Fatalf("PlanResourceChange: %v", err)
+	}
+	for _, diagnostic := range resp.Diagnostics {
+		t.Errorf("plan diagnostic: %s: %s", diagnostic.Summary, diagnostic.Detail)
+	}
+	return resp
+}
+
+// existingPullSecret is the state of a resource with one registry block.
+func existingPullSecret(block registryModel) pullSecretModel {
+	model := importedModel()
+	model.Type = types.StringValue(secretTypeDockerConfigJSON)
+	model.Registries = types.ListValueMust(registryObjectType, []attr.Value{
+		types.ObjectValueMust(registryObjectType.AttrTypes, map[string]attr.Value{
+			"server":              block.Server,
+			"registry_key":        block.RegistryKey,
+			"username":            block.Username,
+			"password":            block.Password,
+			"password_wo":         block.PasswordWO,
+			"password_wo_version": block.PasswordWOVersion,
+			"password_wo_hash":    block.PasswordWOHash,
+			"email":               block.Email,
+		}),
+	})
+	return model
+}
+
+func TestPullSecretPlanUnchangedWriteOnlyPassword(t *testing.T) {
+	block := writeOnlyBlock(t, "quay.io", "quay.io", "robot", pullSecretPassword)
+	block.PasswordWOVersion = types.Int64Value(1)
+	prior := existingPullSecret(block)
+	configuration := pullSecretConfig(t, validIdentity(), map[string]tftypes.Value{
+		"server": text("quay.io"), "username": text("robot"),
+		"password_wo":         text(pullSecretPassword),
+		"password_wo_version": tftypes.NewValue(tftypes.Number, 1),
+	})
+
+	resp := planPullSecret(t, prior, configuration)
+
+	planned, err := resp.PlannedState.Unmarshal(configuration.Type())
+	if err != nil {
+		t.Fatalf("decoding the plan: %v", err)
+	}
+	if !planned.Equal(pullSecretStateValue(t, prior)) {
+		t.Errorf("plan differs from state although nothing changed, so every plan would "+
+			"show an update:\nplanned %v", planned)
+	}
+	if len(resp.RequiresReplace) != 0 {
+		t.Errorf("requires replace = %v, expected none", resp.RequiresReplace)
+	}
+}
+
+func TestPullSecretPlanLegacyTypeReplaces(t *testing.T) {
+	prior := existingPullSecret(passwordBlock("quay.io", "quay.io", "robot", "token"))
+	prior.Type = types.StringValue(secretTypeDockerCfg)
+	configuration := pullSecretConfig(t, validIdentity(), validRegistry("quay.io"))
+
+	resp := planPullSecret(t, prior, configuration)
+
+	if len(resp.RequiresReplace) != 1 || resp.RequiresReplace[0].String() !=
+		tftypes.NewAttributePath().WithAttributeName("type").String() {
+		t.Errorf("requires replace = %v, expected [type]", resp.RequiresReplace)
+	}
+}
+
 func registryPath(index int, attribute string) tfjsonpath.Path {
 	return tfjsonpath.New("registry").AtSliceIndex(index).AtMapKey(attribute)
 }
@@ -459,7 +573,7 @@ func TestAccPullSecretLifecycle(t *testing.T) {
 	var uid string
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -690,7 +804,7 @@ func TestAccPullSecretImportKubectlSecret(t *testing.T) {
 `, "password")
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -730,7 +844,7 @@ func TestAccPullSecretImportInvalidID(t *testing.T) {
 `)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config:        configuration,
@@ -785,7 +899,7 @@ func TestAccPullSecretDrift(t *testing.T) {
 	printed := &printedPlanCheck{credentials: credentials}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		ErrorCheck:               printed.check,
 		Steps: []resource.TestStep{
@@ -878,7 +992,7 @@ func TestAccPullSecretLinkServiceAccounts(t *testing.T) {
 	}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy: resource.ComposeTestCheckFunc(
 			cluster.checkDestroyed,
 			cluster.checkAccountPullSecrets("builder", rotatedEntry),
@@ -947,7 +1061,7 @@ func TestAccPullSecretMissingServiceAccount(t *testing.T) {
 	cluster := newPullSecretCluster(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -972,7 +1086,7 @@ func TestAccPullSecretMissingNamespace(t *testing.T) {
 	cluster.namespace = acctest.RandomWithPrefix("absent")
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -1008,7 +1122,7 @@ func TestAccPullSecretLegacyDockercfgImport(t *testing.T) {
 `, "password")
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -1104,7 +1218,7 @@ resource "imagedist_pull_secret" "test" {
 		}
 	}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps:                    steps,
 	})
@@ -1128,7 +1242,7 @@ func TestAccPullSecretWriteOnlyPassword(t *testing.T) {
 	printed := &printedPlanCheck{credentials: credentials}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		CheckDestroy:             cluster.checkDestroyed,
 		ErrorCheck:               printed.check,
@@ -1233,7 +1347,7 @@ func TestAccPullSecretWriteOnlyImportKubectlSecret(t *testing.T) {
 		}})
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		Steps: []resource.TestStep{
 			{
@@ -1260,7 +1374,7 @@ func TestAccPullSecretWriteOnlyNeedsNewerCLI(t *testing.T) {
 	cluster := newPullSecretCluster(t)
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: pullSecretProviderFactories,
+		ProtoV6ProviderFactories: testAccProviderFactories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(tfversion.Version1_10_0)},
 		CheckDestroy:             cluster.checkDestroyed,
 		Steps: []resource.TestStep{
