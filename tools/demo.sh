@@ -45,7 +45,7 @@ RC
 export TF_CLI_CONFIG_FILE=$demo/terraformrc
 export TF_IN_AUTOMATION=1
 export TF_VAR_kubeconfig=$kubeconfig
-# A throwaway password for the demo registry; Terraform keeps it out of the plan output.
+# A throwaway password for the demo registry. Terraform keeps it out of the plan output.
 TF_VAR_registry_password=$(head -c 18 /dev/urandom | base64)
 export TF_VAR_registry_password
 cp examples/quickstart/*.tf "$demo/work/"

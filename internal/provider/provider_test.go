@@ -15,9 +15,8 @@ var testAccProviderFactories = map[string]func() (tfprotov6.ProviderServer, erro
 	providerTypeName: providerserver.NewProtocol6WithError(New("test")()),
 }
 
-// A cluster created in the same apply: the host is unknown at plan time, so planning a new
-// pull secret must succeed without contacting any cluster and without falling back to
-// KUBE_CONFIG_PATH, which the acceptance environment sets.
+// A cluster created in the same apply has an unknown host at plan time. Configure must accept
+// that, and planning a new pull secret needs no cluster.
 func TestAccProviderUnknownHostPlans(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
