@@ -50,16 +50,24 @@ TF_VAR_registry_password=$(head -c 18 /dev/urandom | base64)
 export TF_VAR_registry_password
 cp examples/quickstart/*.tf "$demo/work/"
 
-step "terraform init"
-"$terraform" -chdir="$demo/work" init -input=false -no-color | grep -v '^$' | tail -n 3
+step "terraform init (the full log is in .demo/init.log)"
+"$terraform" -chdir="$demo/work" init -input=false -no-color > "$demo/init.log" 2>&1 || {
+  cat "$demo/init.log"
+  exit 1
+}
+grep -E "successfully initialized" "$demo/init.log"
 
-step "terraform apply"
-"$terraform" -chdir="$demo/work" apply -input=false -auto-approve -no-color
+step "terraform apply (the full log is in .demo/apply.log)"
+"$terraform" -chdir="$demo/work" apply -input=false -auto-approve -no-color \
+  > "$demo/apply.log" 2>&1 || {
+  cat "$demo/apply.log"
+  exit 1
+}
+grep -E "^(data\.|imagedist_)[^ ]*: |^Plan: |^Apply complete" "$demo/apply.log"
 
 step "What Terraform created and read"
-"$terraform" -chdir="$demo/work" output -no-color pull_secret
-"$terraform" -chdir="$demo/work" output -no-color linked_service_accounts
-echo
+echo "Pull secret:"
+"$terraform" -chdir="$demo/work" output -no-color pull_secret | sed 's/^/  /'
 echo "imagePullSecrets of each linked service account (OpenShift's own entry stays first):"
 for account in default builder; do
   printf '  %-8s ' "$account"
@@ -68,11 +76,12 @@ for account in default builder; do
   echo
 done
 echo
-"$terraform" -chdir="$demo/work" output -raw -no-color cache_table
+echo "Requested images on each worker, then each worker's totals:"
+"$terraform" -chdir="$demo/work" output -raw -no-color cache_table | sed 's/^/  /'
 
 step "A second apply changes nothing"
 second=$("$terraform" -chdir="$demo/work" apply -input=false -auto-approve -no-color)
-echo "$second" | tail -n 4
+grep -E "^No changes|^Apply complete" <<<"$second"
 if ! grep -q "No changes" <<<"$second"; then
   echo "The second apply planned changes; the provider is not idempotent." >&2
   exit 1

@@ -74,19 +74,20 @@ locals {
   node_names = [for node in local.workers.nodes : node.name]
   column     = "%-22s"
 
-  table_header = format("%-44s %s", "IMAGE",
-  join("", [for name in local.node_names : format(local.column, name)]))
+  table_header = trimspace(format("%-44s %s", "IMAGE",
+  join("", [for name in local.node_names : format(local.column, name)])))
   table_rows = [
-    for image in local.workers.image_nodes : format("%-44s %s", image.reference, join("", [
-      for name in local.node_names :
-      format(local.column, contains(image.node_names, name) ? "cached" : "missing")
-    ]))
+    for image in local.workers.image_nodes : trimspace(format("%-44s %s", image.reference,
+      join("", [
+        for name in local.node_names :
+        format(local.column, contains(image.node_names, name) ? "cached" : "missing")
+    ])))
   ]
   node_lines = [
     for node in local.workers.nodes : format("%-22s %-11s %3d images %7.1f GiB%s",
       node.name, node.container_runtime, node.image_count,
       node.total_size_bytes / 1073741824,
-    node.possibly_truncated ? "  (list truncated by the kubelet)" : "")
+    node.possibly_truncated ? "  (list may be truncated: it is at the kubelet's cap)" : "")
   ]
 }
 
