@@ -153,7 +153,7 @@ func checkReferenceText(s string) error {
 			"\"nginx:1.27\" or \"quay.io/org/app@sha256:...\"")
 	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-		return referenceError(s, ErrWhitespace, "the reference contains whitespace. Remove it")
+		return referenceError(s, ErrWhitespace, "remove the whitespace it contains")
 	}
 	if scheme, rest, found := strings.Cut(s, "://"); found {
 		return referenceError(s, ErrScheme,

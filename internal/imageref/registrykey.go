@@ -51,7 +51,7 @@ func RegistryKey(server string) (string, error) {
 	}
 	if strings.IndexFunc(server, unicode.IsSpace) >= 0 {
 		return "", serverError(server, ErrWhitespace,
-			"the server contains whitespace. Remove it")
+			"remove the whitespace it contains")
 	}
 	if lower := strings.ToLower(scheme); hasScheme && lower != "https" && lower != "http" {
 		return "", serverError(server, ErrScheme,

@@ -75,7 +75,7 @@ func TestRegistryKeyInvalid(t *testing.T) {
 		contains []string
 	}{
 		{"empty", "", ErrEmpty, []string{"quay.io"}},
-		{"leading space", " quay.io", ErrWhitespace, []string{`" quay.io"`, "Remove"}},
+		{"leading space", " quay.io", ErrWhitespace, []string{`" quay.io"`, "remove the whitespace"}},
 		{"trailing newline", "quay.io\n", ErrWhitespace, nil},
 		{"inner tab", "quay\t.io", ErrWhitespace, nil},
 		{"ftp scheme", "ftp://quay.io", ErrScheme, []string{`"ftp"`, "https://"}},
