@@ -63,8 +63,9 @@ func (r *pullSecretResource) Configure(
 	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan computes the registry keys and password hashes, and replaces a Secret whose
-// type is not dockerconfigjson, because the API server does not allow changing it.
+// ModifyPlan computes the registry keys and password hashes. It replaces a Secret whose
+// type is not dockerconfigjson, because the API server does not allow changing it, and a
+// Secret that Read found missing (secretTypeMissing).
 func (r *pullSecretResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
@@ -175,9 +176,7 @@ func (r *pullSecretResource) Read(
 	tflog.Debug(ctx, "Reading pull secret", map[string]any{"namespace": namespace, "name": name})
 	secret, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		tflog.Info(ctx, "Pull secret not found, removing it from state",
-			map[string]any{"namespace": namespace, "name": name})
-		resp.State.RemoveResource(ctx)
+		readMissingSecret(ctx, client, state, resp)
 		return
 	}
 	if err != nil {
@@ -195,6 +194,45 @@ func (r *pullSecretResource) Read(
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// readMissingSecret handles a Secret that is gone. After import that is an error. While a
+// configured service account still lists the secret, the resource stays in state with
+// secretTypeMissing, so the plan replaces it and destroy can still unlink the account.
+// Otherwise the resource leaves state and the plan creates it.
+func readMissingSecret(ctx context.Context, client kubernetes.Interface, state pullSecretModel,
+	resp *resource.ReadResponse) {
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	fields := map[string]any{"namespace": namespace, "name": name}
+	if state.Registries.IsNull() {
+		resp.Diagnostics.AddError("Unable to Import Pull Secret",
+			fmt.Sprintf("Secret %s not found. Check the namespace and name in the import ID "+
+				"(\"namespace/name\"), and that the provider's cluster settings "+
+				"(config_path, config_context or host) select the cluster that contains "+
+				"the Secret.", pullSecretID(namespace, name)))
+		return
+	}
+
+	readLinkedAccounts(ctx, client, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	linked := stringElements(state.LinkServiceAccounts)
+	if len(linked) == 0 {
+		tflog.Info(ctx, "Pull secret not found, removing it from state", fields)
+		resp.State.RemoveResource(ctx)
+		return
+	}
+
+	fields["service_accounts"] = linked
+	tflog.Warn(ctx, "Pull secret not found but still linked, keeping it for replacement", fields)
+	resp.Diagnostics.AddWarning("Pull Secret Deleted Outside Terraform",
+		fmt.Sprintf("Secret %q in namespace %q no longer exists, but the imagePullSecrets of "+
+			"service accounts %s still list it. The plan replaces the resource: apply "+
+			"creates the Secret again, and destroy removes it from those service accounts.",
+			name, namespace, strings.Join(linked, ", ")))
+	state.Type = types.StringValue(secretTypeMissing)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
@@ -336,6 +374,8 @@ func (r *pullSecretResource) kubernetes(diags *diag.Diagnostics) kubernetes.Inte
 // secretWrite is the .dockerconfigjson to send, with what logs and error messages need.
 type secretWrite struct {
 	document []byte
+	// entries are the registries that document encodes, for comparing with the cluster's.
+	entries []dockerconfig.Entry
 	// keys are the registry keys, for logs.
 	keys []string
 	// credentials are every form of the passwords that an error text must not show.
@@ -375,7 +415,7 @@ func prepareSecretWrite(ctx context.Context, plan *pullSecretModel, config pullS
 	}
 	credentials = append(credentials, string(document),
 		base64.StdEncoding.EncodeToString(document))
-	return secretWrite{document: document, keys: registryKeys(entries),
+	return secretWrite{document: document, entries: entries, keys: registryKeys(entries),
 		credentials: credentials}, diags
 }
 
@@ -413,7 +453,10 @@ func createSecret(ctx context.Context, client kubernetes.Interface, secret *core
 
 // updateSecret writes the new .dockerconfigjson and the managed labels and annotations into
 // the existing Secret, repeating the read-modify-write on a conflict. Data keys other than
-// .dockerconfigjson, and metadata keys that Terraform does not manage, are kept.
+// .dockerconfigjson, and metadata keys that Terraform does not manage, are kept. The
+// .dockerconfigjson is kept too when it already has the same registries, because then the
+// plan shows no data change, while rewriting it would still change its bytes (for example
+// kubectl's key "https://index.docker.io/v1/" would become "index.docker.io").
 func updateSecret(ctx context.Context, client kubernetes.Interface, plan, state pullSecretModel,
 	write secretWrite, diags *diag.Diagnostics) bool {
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
@@ -430,7 +473,9 @@ func updateSecret(ctx context.Context, client kubernetes.Interface, plan, state 
 		if updated.Data == nil {
 			updated.Data = map[string][]byte{}
 		}
-		updated.Data[corev1.DockerConfigJsonKey] = write.document
+		if !secretMatchesEntries(current, write.entries) {
+			updated.Data[corev1.DockerConfigJsonKey] = write.document
+		}
 		updated.Labels = applyOwnedMetadata(current.Labels, state.Labels, plan.Labels)
 		updated.Annotations = applyOwnedMetadata(current.Annotations, state.Annotations,
 			plan.Annotations)

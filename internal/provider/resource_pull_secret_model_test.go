@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -562,7 +563,7 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatalf("hash: %v", err)
 	}
 
-	if !strings.HasPrefix(hash, "pbkdf2-sha256$600000$") {
+	if !strings.HasPrefix(hash, "pbkdf2-sha256$"+strconv.Itoa(passwordHashIterations)+"$") {
 		t.Errorf("hash %q lacks the scheme and iteration count", hash)
 	}
 	if strings.Contains(hash, "pässwörd") {
@@ -586,6 +587,45 @@ func TestPasswordHash(t *testing.T) {
 	rehashed, err := rehashPassword(hash, "pässwörd {}\":\\&")
 	if err != nil || rehashed != hash {
 		t.Errorf("rehash with the same salt = %q, %v; expected %q", rehashed, err, hash)
+	}
+}
+
+// BenchmarkPasswordHashMatches measures one check of a write-only password against its hash
+// at passwordHashIterations. A plan runs it about twice per write-only registry block, once
+// when Read compares the cluster's password and once when ModifyPlan compares the
+// configured one.
+func BenchmarkPasswordHashMatches(b *testing.B) {
+	hash, err := newPasswordHash("robot-token")
+	if err != nil {
+		b.Fatalf("hash: %v", err)
+	}
+	for b.Loop() {
+		if !passwordHashMatches(hash, "robot-token") {
+			b.Fatal("hash does not match its password")
+		}
+	}
+}
+
+func TestPasswordHashOtherIterationCount(t *testing.T) {
+	// 600,000 was the count for new hashes before, so state may still contain such hashes.
+	salt := []byte("0123456789abcdef")
+	hash, err := hashPassword("robot-token", salt, 600_000)
+	if err != nil {
+		t.Fatalf("hash: %v", err)
+	}
+
+	if !passwordHashMatches(hash, "robot-token") {
+		t.Errorf("a hash with 600000 iterations does not match its password")
+	}
+	if passwordHashMatches(hash, "robot-token2") {
+		t.Errorf("a hash with 600000 iterations matches a different password")
+	}
+	rehashed, err := rehashPassword(hash, "changed-token")
+	if err != nil {
+		t.Fatalf("rehash: %v", err)
+	}
+	if !strings.HasPrefix(rehashed, "pbkdf2-sha256$600000$") {
+		t.Errorf("rehash %q does not keep the hash's iteration count", rehashed)
 	}
 }
 
@@ -613,6 +653,110 @@ func pullSecretFixture(secretType corev1.SecretType, key string, document string
 		},
 		Type: secretType,
 		Data: map[string][]byte{key: []byte(document)},
+	}
+}
+
+func TestSecretMatchesEntries(t *testing.T) {
+	kubectlAuth := func(username, password, email string) map[string]any {
+		entry := map[string]any{
+			"username": username, "password": password,
+			"auth": base64.StdEncoding.EncodeToString([]byte(username + ":" + password)),
+		}
+		if email != "" {
+			entry["email"] = email
+		}
+		return entry
+	}
+	hub := kubectlAuth("robot", "p{a}ss:w\\ö", "robot@example.com")
+	hub["identitytoken"] = "ignored"
+	quay := kubectlAuth("team+puller", "token", "")
+	planned := []dockerconfig.Entry{
+		{Server: "index.docker.io", Username: "robot", Password: "p{a}ss:w\\ö",
+			Email: "robot@example.com"},
+		{Server: "quay.io", Username: "team+puller", Password: "token"},
+	}
+	changed := func(change func(*dockerconfig.Entry)) []dockerconfig.Entry {
+		entries := append([]dockerconfig.Entry(nil), planned...)
+		change(&entries[1])
+		return entries
+	}
+	encode := func(auths map[string]any) string {
+		document, err := json.Marshal(map[string]any{"auths": auths})
+		if err != nil {
+			t.Fatalf("encoding: %v", err)
+		}
+		return string(document)
+	}
+	current := encode(map[string]any{"https://index.docker.io/v1/": hub, "quay.io:443": quay})
+
+	cases := map[string]struct {
+		secret  *corev1.Secret
+		entries []dockerconfig.Entry
+		holds   bool
+	}{
+		"same registries spelled differently": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: planned, holds: true,
+		},
+		"changed password": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: changed(func(e *dockerconfig.Entry) { e.Password = "token2" }),
+		},
+		"changed username": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: changed(func(e *dockerconfig.Entry) { e.Username = "team+other" }),
+		},
+		"added email": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: changed(func(e *dockerconfig.Entry) { e.Email = "team@example.com" }),
+		},
+		"other registry": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: changed(func(e *dockerconfig.Entry) { e.Server = "ghcr.io" }),
+		},
+		"registry removed from the plan": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: planned[:1],
+		},
+		"registry added to the plan": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, current),
+			entries: append(append([]dockerconfig.Entry(nil), planned...),
+				dockerconfig.Entry{Server: "ghcr.io", Username: "u", Password: "p"}),
+		},
+		"two keys for one registry": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, encode(map[string]any{
+					"https://index.docker.io/v1/": hub, "docker.io": hub})),
+			entries: []dockerconfig.Entry{planned[0], planned[0]},
+		},
+		"undecodable data": {
+			secret: pullSecretFixture(corev1.SecretTypeDockerConfigJson,
+				corev1.DockerConfigJsonKey, `{"auths":`),
+			entries: planned,
+		},
+		"no dockerconfigjson key": {
+			secret:  pullSecretFixture(corev1.SecretTypeDockerConfigJson, "other", current),
+			entries: planned,
+		},
+		"legacy type": {
+			secret: pullSecretFixture(corev1.SecretTypeDockercfg,
+				corev1.DockerConfigJsonKey, current),
+			entries: planned,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := secretMatchesEntries(tc.secret, tc.entries); got != tc.holds {
+				t.Errorf("secretMatchesEntries = %t, expected %t", got, tc.holds)
+			}
+		})
 	}
 }
 

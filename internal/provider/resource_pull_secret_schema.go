@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -43,6 +44,13 @@ func (r *pullSecretResource) Schema(
 			"that others add stay in place and in order.\n\n" +
 			"Changes to the data, labels or annotations made outside Terraform show up as drift " +
 			"in the next plan, with credentials shown only as `(sensitive value)`.\n\n" +
+			"If the Secret is deleted outside Terraform, the next plan creates it. If a service " +
+			"account in `link_service_accounts` still lists it, the resource stays in state " +
+			"with an empty `type` and the plan replaces it instead, so that destroy still " +
+			"removes the entries from the service accounts.\n\n" +
+			"Import reads the Secret's labels and annotations into state. After import, labels and " +
+			"annotations the configuration does not set are removed on the next apply; add " +
+			"them to the configuration to keep them.\n\n" +
 			fmt.Sprintf("Destroy unlinks the service accounts, deletes the Secret and waits "+
 				"until it is gone, for at most `timeouts.delete` (default %d minutes).",
 				int(pullSecretDefaultDeleteTimeout.Minutes())),
@@ -79,7 +87,9 @@ func pullSecretAttributes() map[string]schema.Attribute {
 			ElementType: types.StringType,
 			MarkdownDescription: "Labels to set on the Secret. Only the keys set here are " +
 				"managed: labels that others add are left alone and never show as drift. On " +
-				"import, every label is read into state.",
+				"import, every label is read into state. After import, labels the " +
+				"configuration does not set are removed on the next apply; add them to the " +
+				"configuration to keep them.",
 			Validators: []validator.Map{labelsValidator{}},
 		},
 		"annotations": schema.MapAttribute{
@@ -88,7 +98,9 @@ func pullSecretAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Annotations to set on the Secret. Only the keys set here are " +
 				"managed: annotations that controllers add are left alone and never show as " +
 				"drift. On import, every annotation except `" + lastAppliedAnnotation +
-				"` (which can contain the credentials) is read into state.",
+				"` (which can contain the credentials) is read into state. After import, " +
+				"annotations the configuration does not set are removed on the next apply; " +
+				"add them to the configuration to keep them.",
 			Validators: []validator.Map{annotationsValidator{}},
 		},
 		"type": schema.StringAttribute{
@@ -96,7 +108,9 @@ func pullSecretAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "The Secret type, always `" + secretTypeDockerConfigJSON +
 				"` once Terraform has written the Secret. An imported `" + secretTypeDockerCfg +
 				"` Secret shows its legacy type here, and the next plan replaces it, because the " +
-				"type of a Secret cannot be changed in place.",
+				"type of a Secret cannot be changed in place. It is empty when the Secret was " +
+				"deleted outside Terraform while a service account in `link_service_accounts` " +
+				"still lists it, and the next plan replaces it then too.",
 		},
 		"link_service_accounts": schema.SetAttribute{
 			Optional:    true,
@@ -117,9 +131,14 @@ func pullSecretAttributes() map[string]schema.Attribute {
 
 func pullSecretRegistryBlock() schema.ListNestedBlock {
 	return schema.ListNestedBlock{
-		MarkdownDescription: "A registry and the credentials to pull from it. At least one is " +
-			"required, and no two may name the same registry after normalization.",
-		Validators: []validator.List{listvalidator.IsRequired(), listvalidator.SizeAtLeast(1)},
+		MarkdownDescription: "At least one block is required. Each block is a registry and " +
+			"the credentials to pull from it, and no two blocks may name the same registry " +
+			"after normalization.",
+		Validators: []validator.List{
+			listvalidator.IsRequired(),
+			listvalidator.SizeAtLeast(1),
+			registryPasswordValidator{},
+		},
 		NestedObject: schema.NestedBlockObject{
 			Attributes: map[string]schema.Attribute{
 				"server": schema.StringAttribute{
@@ -151,11 +170,7 @@ func pullSecretRegistryBlock() schema.ListNestedBlock {
 					MarkdownDescription: "The password or token. Set exactly one of " +
 						"`password` and `password_wo`. It is stored in state; a password " +
 						"changed outside Terraform shows as a change of this attribute.",
-					Validators: []validator.String{
-						stringvalidator.LengthAtLeast(1),
-						stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().
-							AtName("password_wo")),
-					},
+					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 				},
 				"password_wo": schema.StringAttribute{
 					Optional:  true,
@@ -173,8 +188,10 @@ func pullSecretRegistryBlock() schema.ListNestedBlock {
 				},
 				"password_wo_version": schema.Int64Attribute{
 					Optional: true,
-					MarkdownDescription: "Any number. Changing it writes `password_wo` " +
-						"again even when its hash still matches. Requires `password_wo`.",
+					MarkdownDescription: "Any number. Changing it plans an update that " +
+						"writes `password_wo` again even when its hash still matches. The " +
+						"Secret's data stays as it is if it already contains that password. " +
+						"Requires `password_wo`.",
 					Validators: []validator.Int64{
 						int64validator.AlsoRequires(path.MatchRelative().AtParent().
 							AtName("password_wo")),
@@ -360,6 +377,60 @@ func (annotationsValidator) ValidateMap(
 				"counts the bytes of every key and value. Shorten or remove some of them.",
 				err.Error()))
 	}
+}
+
+// registryPasswordValidator requires exactly one of password and password_wo in each
+// registry block. A block whose passwords are not known yet is checked once they are,
+// because an unknown value may still turn out to be null.
+type registryPasswordValidator struct{}
+
+func (registryPasswordValidator) Description(_ context.Context) string {
+	return "each registry block must set exactly one of password and password_wo"
+}
+
+func (v registryPasswordValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (registryPasswordValidator) ValidateList(
+	_ context.Context, req validator.ListRequest, resp *validator.ListResponse,
+) {
+	for i, element := range req.ConfigValue.Elements() {
+		block, ok := element.(types.Object)
+		if !ok || block.IsNull() || block.IsUnknown() {
+			continue
+		}
+		attributes := block.Attributes()
+		password, _ := attributes["password"].(types.String)
+		writeOnly, _ := attributes["password_wo"].(types.String)
+		if password.IsUnknown() || writeOnly.IsUnknown() {
+			continue
+		}
+
+		var problem string
+		switch {
+		case !password.IsNull() && !writeOnly.IsNull():
+			problem = "Both are set"
+		case password.IsNull() && writeOnly.IsNull():
+			problem = "Neither is set"
+		default:
+			continue
+		}
+		resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("password"),
+			"Invalid Registry Password",
+			fmt.Sprintf("Set exactly one of password or password_wo in registry block %d%s. "+
+				"%s.", i+1, describeServer(attributes["server"]), problem))
+	}
+}
+
+// describeServer returns ` (server "NAME")` for a known server, to name a registry block in
+// a message, and "" otherwise.
+func describeServer(value attr.Value) string {
+	server, ok := value.(types.String)
+	if !ok || server.IsNull() || server.IsUnknown() {
+		return ""
+	}
+	return fmt.Sprintf(" (server %q)", server.ValueString())
 }
 
 // uniqueRegistryKeysValidator rejects two registry blocks whose servers normalize to the same

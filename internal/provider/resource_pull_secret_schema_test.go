@@ -137,6 +137,28 @@ func TestPullSecretValidateAcceptsValidConfiguration(t *testing.T) {
 	}
 }
 
+func TestPullSecretValidateUnknownPasswordDeferred(t *testing.T) {
+	unknown := tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+	cases := map[string]map[string]tftypes.Value{
+		"unknown password": {"server": text("quay.io"), "username": text("robot"),
+			"password": unknown},
+		"unknown password_wo": {"server": text("quay.io"), "username": text("robot"),
+			"password_wo": unknown},
+		"unknown server": {"server": unknown, "username": text("robot"),
+			"password": text("secret")},
+	}
+	for name, registry := range cases {
+		t.Run(name, func(t *testing.T) {
+			errors := validatePullSecret(t, pullSecretConfig(t, validIdentity(), registry),
+				true)
+
+			if len(errors) > 0 {
+				t.Errorf("errors for a value not known yet: %v", diagnosticTexts(errors))
+			}
+		})
+	}
+}
+
 func diagnosticTexts(diagnostics []*tfprotov6.Diagnostic) []string {
 	texts := make([]string, len(diagnostics))
 	for i, diagnostic := range diagnostics {
@@ -221,15 +243,28 @@ func TestPullSecretValidateRejects(t *testing.T) {
 		"no password": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "password", null)},
-			summary: "Invalid Attribute Combination", detail: "password_wo",
+			summary: "Invalid Registry Password",
+			detail: "Set exactly one of password or password_wo in registry block 1 " +
+				`(server "quay.io"). Neither is set.`,
 			attribute: blockAttribute(0, "password"),
 		},
 		"both passwords": {
 			registries: []map[string]tftypes.Value{
 				with(validRegistry("quay.io"), "password_wo", text("other"))},
 			writeOnly: true,
-			summary:   "Invalid Attribute Combination", detail: "password_wo",
+			summary:   "Invalid Registry Password",
+			detail: "Set exactly one of password or password_wo in registry block 1 " +
+				`(server "quay.io"). Both are set.`,
 			attribute: blockAttribute(0, "password"),
+		},
+		"both passwords in second block": {
+			registries: []map[string]tftypes.Value{validRegistry("quay.io"),
+				with(validRegistry("registry.example.com"), "password_wo", text("other"))},
+			writeOnly: true,
+			summary:   "Invalid Registry Password",
+			detail: "Set exactly one of password or password_wo in registry block 2 " +
+				`(server "registry.example.com"). Both are set.`,
+			attribute: blockAttribute(1, "password"),
 		},
 		"write-only on an old CLI": {
 			registries: []map[string]tftypes.Value{

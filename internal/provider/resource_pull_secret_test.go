@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -560,6 +561,19 @@ func TestPullSecretPlanLegacyTypeReplaces(t *testing.T) {
 	}
 }
 
+func TestPullSecretPlanMissingSecretReplaces(t *testing.T) {
+	prior := existingPullSecret(passwordBlock("quay.io", "quay.io", "robot", "token"))
+	prior.Type = types.StringValue(secretTypeMissing)
+	configuration := pullSecretConfig(t, validIdentity(), validRegistry("quay.io"))
+
+	resp := planPullSecret(t, prior, configuration)
+
+	if len(resp.RequiresReplace) != 1 || resp.RequiresReplace[0].String() !=
+		tftypes.NewAttributePath().WithAttributeName("type").String() {
+		t.Errorf("requires replace = %v, expected [type]", resp.RequiresReplace)
+	}
+}
+
 func registryPath(index int, attribute string) tfjsonpath.Path {
 	return tfjsonpath.New("registry").AtSliceIndex(index).AtMapKey(attribute)
 }
@@ -833,6 +847,83 @@ func TestAccPullSecretImportKubectlSecret(t *testing.T) {
 	})
 }
 
+// TestAccPullSecretLabelUpdateKeepsData checks that an update whose plan shows no change of
+// the registries leaves the Secret's data byte for byte, kubectl's key spelling included,
+// and that a changed password still rewrites it.
+func TestAccPullSecretLabelUpdateKeepsData(t *testing.T) {
+	cluster := newPullSecretCluster(t)
+	cluster.createSecret(corev1.SecretTypeDockerConfigJson, corev1.DockerConfigJsonKey,
+		map[string]any{"auths": map[string]any{
+			"https://index.docker.io/v1/": kubectlEntry("robot", pullSecretPassword,
+				"robot@example.com"),
+		}})
+	created, err := cluster.secret()
+	if err != nil {
+		t.Fatalf("reading the created Secret: %v", err)
+	}
+	original := created.Data[corev1.DockerConfigJsonKey]
+	configuration := func(labels string) string {
+		return cluster.plainConfig(labels+`
+  registry {
+    server   = "https://index.docker.io/v1/"
+    username = "robot"
+    password = var.password
+    email    = "robot@example.com"
+  }
+`, "password")
+	}
+	variables := config.Variables{"password": config.StringVariable(pullSecretPassword)}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{
+				ConfigVariables:    variables,
+				Config:             configuration(""),
+				ResourceName:       pullSecretAddress,
+				ImportState:        true,
+				ImportStateId:      cluster.id(),
+				ImportStatePersist: true,
+			},
+			{
+				ConfigVariables: variables,
+				Config:          configuration(`labels = { team = "a" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(pullSecretAddress,
+							plancheck.ResourceActionUpdate),
+					},
+				},
+				Check: func(*terraform.State) error {
+					secret, err := cluster.secret()
+					if err != nil {
+						return err
+					}
+					if secret.Labels["team"] != "a" {
+						return fmt.Errorf("labels = %v, expected team=a", secret.Labels)
+					}
+					if !bytes.Equal(secret.Data[corev1.DockerConfigJsonKey], original) {
+						return errors.New(".dockerconfigjson was rewritten by an update " +
+							"that changed only a label")
+					}
+					return nil
+				},
+			},
+			{
+				ConfigVariables: config.Variables{
+					"password": config.StringVariable("rotated-tökén"),
+				},
+				Config: configuration(`labels = { team = "a" }`),
+				Check: cluster.checkAuths(map[string]dockerConfigAuth{
+					"index.docker.io": {Username: "robot", Password: "rotated-tökén",
+						Email: "robot@example.com"},
+				}),
+			},
+		},
+	})
+}
+
 func TestAccPullSecretImportInvalidID(t *testing.T) {
 	cluster := newPullSecretCluster(t)
 	configuration := cluster.config(`
@@ -859,6 +950,30 @@ func TestAccPullSecretImportInvalidID(t *testing.T) {
 				ImportState:   true,
 				ImportStateId: "Team_A/" + cluster.name,
 				ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*DNS-1123 label`),
+			},
+		},
+	})
+}
+
+func TestAccPullSecretImportNotFound(t *testing.T) {
+	cluster := newPullSecretCluster(t)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cluster.config(`
+  registry {
+    server   = "quay.io"
+    username = "robot"
+    password = "token"
+  }
+`),
+				ResourceName:  pullSecretAddress,
+				ImportState:   true,
+				ImportStateId: pullSecretID(cluster.namespace, "missing"),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Import Pull Secret.*Secret\s+` +
+					regexp.QuoteMeta(cluster.namespace) + `/missing\s+not\s+found.*import\s+ID`),
 			},
 		},
 	})
@@ -1057,6 +1172,135 @@ func TestAccPullSecretLinkServiceAccounts(t *testing.T) {
 	})
 }
 
+// deleteSecret deletes the Secret, as someone running kubectl delete would.
+func (c *pullSecretCluster) deleteSecret() {
+	c.t.Helper()
+	if err := c.client.CoreV1().Secrets(c.namespace).Delete(context.Background(), c.name,
+		metav1.DeleteOptions{}); err != nil {
+		c.t.Fatalf("deleting the Secret out of band: %v", err)
+	}
+}
+
+// TestAccPullSecretDeletedWhileLinked deletes the Secret while a service account still lists
+// it. The resource must stay in state, so that apply creates the Secret again and destroy
+// still removes the account's entry.
+func TestAccPullSecretDeletedWhileLinked(t *testing.T) {
+	cluster := newPullSecretCluster(t)
+	cluster.createServiceAccount("deployer", "deployer-dockercfg-abc12", "team-secret")
+	configuration := cluster.config(`
+  link_service_accounts = ["deployer"]
+
+  registry {
+    server   = "quay.io"
+    username = "robot"
+    password = "token"
+  }
+`)
+	replaced := resource.ConfigPlanChecks{
+		PostApplyPostRefresh: []plancheck.PlanCheck{
+			plancheck.ExpectResourceAction(pullSecretAddress,
+				plancheck.ResourceActionDestroyBeforeCreate),
+			plancheck.ExpectKnownValue(pullSecretAddress, tfjsonpath.New("type"),
+				knownvalue.StringExact(secretTypeDockerConfigJSON)),
+		},
+	}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			cluster.checkDestroyed,
+			cluster.checkAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+				"team-secret", "later-secret"),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: configuration,
+				Check: cluster.checkAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+					"team-secret", cluster.name),
+			},
+			{
+				// Another controller appends an entry after ours, then the Secret is deleted.
+				PreConfig: func() {
+					cluster.setAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+						"team-secret", cluster.name, "later-secret")
+					cluster.deleteSecret()
+				},
+				Config:             configuration,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks:   replaced,
+			},
+			{
+				// The replacement unlinks, then links again at the end: one entry, never two.
+				Config: configuration,
+				Check: resource.ComposeTestCheckFunc(
+					cluster.checkAuths(map[string]dockerConfigAuth{
+						"quay.io": {Username: "robot", Password: "token"},
+					}),
+					cluster.checkAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+						"team-secret", "later-secret", cluster.name),
+				),
+			},
+			{
+				// Deleted again, and left for the test's destroy, which CheckDestroy checks.
+				PreConfig:          cluster.deleteSecret,
+				Config:             configuration,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks:   replaced,
+			},
+		},
+	})
+}
+
+// TestAccPullSecretDeletedAndUnlinked deletes the Secret after its entry was removed from the
+// service account by hand, so nothing refers to it and the plan creates it.
+func TestAccPullSecretDeletedAndUnlinked(t *testing.T) {
+	cluster := newPullSecretCluster(t)
+	cluster.createServiceAccount("deployer", "deployer-dockercfg-abc12", "team-secret")
+	configuration := cluster.config(`
+  link_service_accounts = ["deployer"]
+
+  registry {
+    server   = "quay.io"
+    username = "robot"
+    password = "token"
+  }
+`)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			cluster.checkDestroyed,
+			cluster.checkAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+				"team-secret"),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: configuration,
+				Check: cluster.checkAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+					"team-secret", cluster.name),
+			},
+			{
+				PreConfig: func() {
+					cluster.setAccountPullSecrets("deployer", "deployer-dockercfg-abc12",
+						"team-secret")
+					cluster.deleteSecret()
+				},
+				Config:             configuration,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(pullSecretAddress,
+							plancheck.ResourceActionCreate),
+					},
+				},
+			},
+		},
+	})
+}
+
 func TestAccPullSecretMissingServiceAccount(t *testing.T) {
 	cluster := newPullSecretCluster(t)
 
@@ -1206,7 +1450,7 @@ resource "imagedist_pull_secret" "test" {
     server   = "quay.io"
     username = "robot"
   }
-`), `(?s)Invalid Attribute Combination.*password_wo`},
+`), `(?s)Invalid Registry Password.*password_wo\s+in\s+registry\s+block\s+1.*Neither\s+is\s+set`},
 	}
 
 	steps := make([]resource.TestStep, len(cases))
