@@ -2,6 +2,8 @@ package provider
 
 import (
 	"encoding/base64"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -10,10 +12,27 @@ import (
 
 const redactedText = "(redacted)"
 
-// redact replaces every credential, and its standard base64 form, in text. API errors can quote
-// the object that was sent, and a Secret's data is a credential.
+var (
+	// credentialField matches the value of a docker config credential field quoted in a
+	// message, escaped or not, including a value cut off by truncation.
+	credentialField = regexp.MustCompile(
+		`((?:\\?")(?:password|auth|identitytoken|registrytoken)(?:\\?")\s*:\s*(?:\\?"))` +
+			`(?:[^"\\]|\\.)*`)
+
+	// base64Run matches a run of base64 long enough to hide a credential. A Secret's data is
+	// base64 in API objects, and a credential inside it lands at any offset of the encoding,
+	// so no fixed string can find it.
+	base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{20,}={0,2}`)
+)
+
+// redact removes credentials from text, such as an API error that quotes the object that was
+// sent. It replaces every given credential and its base64 form, longest first so that a short
+// one cannot break up a longer match, then every quoted credential field of a docker config
+// and, when credentials were given, every long base64 run, which could encode them.
 func redact(text string, credentials ...string) string {
-	for _, credential := range credentials {
+	ordered := slices.Clone(credentials)
+	slices.SortFunc(ordered, func(a, b string) int { return len(b) - len(a) })
+	for _, credential := range ordered {
 		if len(credential) < 3 {
 			// Replacing one or two characters would mangle the message and hide nothing.
 			continue
@@ -21,6 +40,11 @@ func redact(text string, credentials ...string) string {
 		text = strings.ReplaceAll(text, credential, redactedText)
 		encoded := base64.StdEncoding.EncodeToString([]byte(credential))
 		text = strings.ReplaceAll(text, encoded, redactedText)
+	}
+
+	text = credentialField.ReplaceAllString(text, "${1}"+redactedText)
+	if len(credentials) > 0 {
+		text = base64Run.ReplaceAllString(text, redactedText)
 	}
 	return text
 }

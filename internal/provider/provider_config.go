@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
@@ -356,9 +357,14 @@ func (m *providerModel) execConfig() *kube.ExecConfig {
 }
 
 // attributePath maps an attribute name reported by the kube package to its schema path.
+// Names inside the exec block come as "exec.command"; the block is a list of at most one.
 func attributePath(attribute string) path.Path {
 	if attribute == "" {
 		return path.Empty()
+	}
+	block, nested, inBlock := strings.Cut(attribute, ".")
+	if inBlock && block == "exec" {
+		return path.Root(block).AtListIndex(0).AtName(nested)
 	}
 	return path.Root(attribute)
 }

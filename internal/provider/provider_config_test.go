@@ -343,3 +343,18 @@ func modelFromConfig(t *testing.T, values map[string]tftypes.Value) *providerMod
 	}
 	return &model
 }
+
+func TestAttributePathExecBlock(t *testing.T) {
+	cases := map[string]path.Path{
+		"host":         path.Root("host"),
+		"exec":         path.Root("exec"),
+		"exec.command": path.Root("exec").AtListIndex(0).AtName("command"),
+		"exec.env":     path.Root("exec").AtListIndex(0).AtName("env"),
+		"":             path.Empty(),
+	}
+	for attribute, expected := range cases {
+		if got := attributePath(attribute); !got.Equal(expected) {
+			t.Errorf("attributePath(%q) = %s, expected %s", attribute, got, expected)
+		}
+	}
+}
