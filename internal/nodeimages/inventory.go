@@ -6,6 +6,7 @@
 package nodeimages
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -42,7 +43,8 @@ type Node struct {
 	// "cri-o://1.33.4".
 	ContainerRuntimeVersion string
 	// ImageCount and TotalSizeBytes cover every image the node reports, even when Images holds
-	// only the images of interest.
+	// only the images of interest. TotalSizeBytes ignores negative sizes and saturates at
+	// math.MaxInt64.
 	ImageCount     int
 	TotalSizeBytes int64
 	// PossiblyTruncated is set when the node reports exactly NodeStatusMaxImages images, so
@@ -164,7 +166,7 @@ func (inv *Inventory) Add(node *corev1.Node) {
 	}
 
 	for i := range images {
-		entry.TotalSizeBytes += images[i].SizeBytes
+		entry.TotalSizeBytes = addImageSize(entry.TotalSizeBytes, images[i].SizeBytes)
 		infos := inv.resolve(images[i].Names)
 		if !inv.keep(infos) {
 			continue
@@ -177,6 +179,19 @@ func (inv *Inventory) Add(node *corev1.Node) {
 		}
 	}
 	inv.nodes = append(inv.nodes, entry)
+}
+
+// addImageSize adds one image's size to a node's total. A negative size, which no kubelet
+// reports but the API server accepts, counts as 0, and the total stops at math.MaxInt64
+// instead of wrapping around to a negative number.
+func addImageSize(total, size int64) int64 {
+	if size <= 0 {
+		return total
+	}
+	if total > math.MaxInt64-size {
+		return math.MaxInt64
+	}
+	return total + size
 }
 
 // keptCapacity returns the capacities for a node's kept images and their names, digests and

@@ -3,6 +3,7 @@ package nodeimages
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -228,6 +229,36 @@ func TestInventoryTotalsCoverFilteredImages(t *testing.T) {
 	}
 	if len(got.Images) != 1 || got.Images[0].SizeBytes != 200 {
 		t.Errorf("images = %+v, want only nginx:1.27", got.Images)
+	}
+}
+
+func TestInventoryTotalSizeSaturates(t *testing.T) {
+	cases := []struct {
+		name     string
+		sizes    []int64
+		expected int64
+	}{
+		{"overflow then negative", []int64{math.MaxInt64, math.MaxInt64, -5}, math.MaxInt64},
+		{"negative first", []int64{-5, math.MaxInt64, math.MaxInt64}, math.MaxInt64},
+		{"exactly max", []int64{math.MaxInt64 - 10, 10}, math.MaxInt64},
+		{"one past max", []int64{math.MaxInt64 - 10, 11}, math.MaxInt64},
+		{"negative ignored", []int64{300, -200, 100}, 400},
+		{"min int64 ignored", []int64{math.MinInt64, 7}, 7},
+		{"all negative", []int64{-1, -2}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+			images := make([]corev1.ContainerImage, len(tc.sizes))
+			for i, size := range tc.sizes {
+				images[i] = image(size, fmt.Sprintf("quay.io/org/image-%d:v1", i))
+			}
+			inventory.Add(node("worker-0", "cri-o://1.33.4", images...))
+
+			if got := onlyNode(t, inventory).TotalSizeBytes; got != tc.expected {
+				t.Errorf("total size of %v = %d, want %d", tc.sizes, got, tc.expected)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 )
 
 const (
@@ -29,6 +31,8 @@ const (
 	// getConcurrency bounds the GET requests in flight, well under the client's burst.
 	getConcurrency = 8
 )
+
+var nodesResource = corev1.Resource("nodes")
 
 // NewNodeClient returns a client for Node objects that requests protobuf, which the API
 // server encodes and client-go decodes several times faster than JSON. The config is copied,
@@ -234,8 +238,9 @@ func (r *Reader) getAll(ctx context.Context, names []string) ([]*corev1.Node, er
 			node, err := r.Nodes.Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				errs[index] = err
-				if !apierrors.IsNotFound(err) {
-					// Stop the other requests: one failure other than 404 fails the read.
+				if !kubeerrors.IsObjectNotFound(err, nodesResource, name) {
+					// Stop the other requests: any failure other than a 404 for the node
+					// itself fails the read.
 					cancel()
 				}
 				return
@@ -248,15 +253,16 @@ func (r *Reader) getAll(ctx context.Context, names []string) ([]*corev1.Node, er
 	return nodes, getErrors(names, errs)
 }
 
-// getErrors turns per-name errors into one: the first error other than 404, else a
-// NotFoundError naming every missing node.
+// getErrors turns per-name errors into one: the first error other than a 404 for the node
+// itself, else a NotFoundError naming every missing node. A 404 that does not name the node,
+// as for a wrong path prefix in the API server address, is such an other error.
 func getErrors(names []string, errs []error) error {
 	var missing []string
 	var firstOther error
 	for index, err := range errs {
 		switch {
 		case err == nil:
-		case apierrors.IsNotFound(err):
+		case kubeerrors.IsObjectNotFound(err, nodesResource, names[index]):
 			missing = append(missing, names[index])
 		case firstOther == nil || errors.Is(firstOther, context.Canceled):
 			// A request cancelled because another one failed is not the cause.

@@ -99,6 +99,10 @@ func (f *fakeNodeAPI) serveList(w http.ResponseWriter, request *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, code int, value any) {
+	if status, ok := value.(*metav1.Status); ok {
+		// The API server always sends the kind, and client-go decodes no Status without it.
+		status.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(value)
@@ -407,5 +411,51 @@ func TestReadNamedManyNamesLists(t *testing.T) {
 	var notFound *NotFoundError
 	if !errors.As(err, &notFound) || !slices.Equal(notFound.Names, []string{"ghost"}) {
 		t.Errorf("ReadNamed error = %v, want ghost not found", err)
+	}
+}
+
+func TestReadNamedWrongPathPrefix(t *testing.T) {
+	api := &fakeNodeAPI{nodes: namedNodes(2, nil)}
+	server := httptest.NewServer(api)
+	t.Cleanup(server.Close)
+	// The fake serves /api/v1/nodes only, so every request under /k8s gets the plain text
+	// "404 page not found" that kube-apiserver sends for a path it does not serve.
+	client, err := NewNodeClient(&rest.Config{Host: server.URL + "/k8s"})
+	if err != nil {
+		t.Fatalf("NewNodeClient: %v", err)
+	}
+	reader := &Reader{Nodes: client}
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+
+	err = reader.ReadNamed(context.Background(), []string{"worker-00", "worker-01"}, inventory)
+	var notFound *NotFoundError
+	if errors.As(err, &notFound) {
+		t.Fatalf("ReadNamed error = %v, a *NotFoundError although the nodes exist", err)
+	}
+	var request *RequestError
+	if !errors.As(err, &request) || request.Verb != "get" {
+		t.Errorf("error %v is not a get *RequestError", err)
+	}
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("error %v does not unwrap to the 404", err)
+	}
+}
+
+func TestReadNamedStatusWithoutDetails(t *testing.T) {
+	api := &fakeNodeAPI{nodes: namedNodes(2, nil)}
+	api.fail = func(*http.Request, int) *metav1.Status {
+		return &metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusNotFound,
+			Reason:  metav1.StatusReasonNotFound,
+			Message: "the server could not find the requested resource",
+		}
+	}
+	reader := startFakeNodeAPI(t, api, 500)
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+
+	err := reader.ReadNamed(context.Background(), []string{"worker-00"}, inventory)
+	var notFound *NotFoundError
+	if errors.As(err, &notFound) {
+		t.Errorf("ReadNamed error = %v, a *NotFoundError for a 404 that names no node", err)
 	}
 }

@@ -190,7 +190,10 @@ func nodesAttribute() schema.ListNestedAttribute {
 				"total_size_bytes": schema.Int64Attribute{
 					Computed: true,
 					MarkdownDescription: "The sum of `size_bytes` over every image the " +
-						"node reports. Layers shared between images count once per image.",
+						"node reports. Layers shared between images count once per image. " +
+						"Negative sizes count as 0, and the sum stops at " +
+						"9223372036854775807, the largest 64-bit integer, instead of " +
+						"overflowing.",
 				},
 				"possibly_truncated": schema.BoolAttribute{
 					Computed: true,
@@ -462,11 +465,13 @@ func addNodeReadError(diags *diag.Diagnostics, err error) {
 
 	detail := "Reading the nodes from the API server failed. Check that the cluster is " +
 		"reachable and retry."
+	object := "the nodes"
 	if name != "" {
 		detail = fmt.Sprintf("Reading node %q from the API server failed. Check that the "+
 			"cluster is reachable and retry.", name)
+		object = fmt.Sprintf("node %q", name)
 	}
-	addAPIError(diags, summary, detail, err)
+	addAPIError(diags, summary, failureDetail(detail, object, err), err)
 }
 
 // joinQuotedNames joins names as `"a", "b" or "c"`.

@@ -379,6 +379,34 @@ func TestAccNodeImagesNames(t *testing.T) {
 	})
 }
 
+// TestAccNodeImagesWrongHostPrefix reads existing nodes through a host whose path prefix the
+// API server does not serve. The 404s must not be reported as missing nodes.
+func TestAccNodeImagesWrongHostPrefix(t *testing.T) {
+	fleet := seedNodeImagesFleet(t)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: wrongPrefixProvider(t) + fmt.Sprintf(`
+data "imagedist_node_images" "test" {
+  names = [%q]
+}`, fleet.node("a")),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Get Node.*404 Not\s+Found.*` +
+					"`host`"),
+			},
+			{
+				Config: wrongPrefixProvider(t) + fmt.Sprintf(`
+data "imagedist_node_images" "test" {
+  label_selector = %q
+}`, fleet.selector()),
+				ExpectError: regexp.MustCompile(`(?s)Unable to List Nodes.*404 Not\s+Found.*` +
+					"`host`"),
+			},
+		},
+	})
+}
+
 func TestAccNodeImagesImagesOfInterest(t *testing.T) {
 	fleet := seedNodeImagesFleet(t)
 	all := []string{fleet.node("a"), fleet.node("b"), fleet.node("c"), fleet.node("d"),

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,13 +17,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 )
 
 var (
@@ -65,7 +66,7 @@ func (r *pullSecretResource) Configure(
 
 // ModifyPlan computes the registry keys and password hashes. It replaces a Secret whose
 // type is not dockerconfigjson, because the API server does not allow changing it, and a
-// Secret that Read found missing (secretTypeMissing).
+// Secret that Read found missing, being deleted or immutable (secretTypeReplace).
 func (r *pullSecretResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
@@ -171,18 +172,31 @@ func (r *pullSecretResource) Read(
 	if resp.Diagnostics.HasError() {
 		return
 	}
+
+	readPullSecret(ctx, client, state, resp)
+}
+
+// readPullSecret refreshes state from the cluster. A Secret that is being deleted counts as
+// missing, and an immutable one is marked for replacement, because an update can change
+// neither.
+func readPullSecret(ctx context.Context, client kubernetes.Interface, state pullSecretModel,
+	resp *resource.ReadResponse) {
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
 
 	tflog.Debug(ctx, "Reading pull secret", map[string]any{"namespace": namespace, "name": name})
 	secret, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		readMissingSecret(ctx, client, state, resp)
+	switch {
+	case kubeerrors.IsObjectNotFound(err, secretsResource, name):
+		readMissingSecret(ctx, client, state, nil, resp)
 		return
-	}
-	if err != nil {
+	case err != nil:
 		addAPIError(&resp.Diagnostics, "Unable to Read Pull Secret",
-			fmt.Sprintf("Reading Secret %q in namespace %q failed. Check that the provider's "+
-				"credentials may get Secrets in this namespace.", name, namespace), err)
+			failureDetail(fmt.Sprintf("Reading Secret %q in namespace %q failed. Check that "+
+				"the provider's credentials may get Secrets in this namespace.", name,
+				namespace), secretObject(namespace, name), err), err)
+		return
+	case secret.DeletionTimestamp != nil:
+		readMissingSecret(ctx, client, state, secret, resp)
 		return
 	}
 
@@ -194,23 +208,24 @@ func (r *pullSecretResource) Read(
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if secret.Immutable != nil && *secret.Immutable {
+		markImmutableSecret(ctx, &state, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
-// readMissingSecret handles a Secret that is gone. After import that is an error. While a
-// configured service account still lists the secret, the resource stays in state with
-// secretTypeMissing, so the plan replaces it and destroy can still unlink the account.
-// Otherwise the resource leaves state and the plan creates it.
+// readMissingSecret handles a Secret that is gone, or that is being deleted (terminating is
+// then the Secret as read). After import that is an error. While a configured service
+// account still lists the secret, the resource stays in state with secretTypeReplace, so the
+// plan replaces it and destroy can still unlink the account. Otherwise the resource leaves
+// state and the plan creates it.
 func readMissingSecret(ctx context.Context, client kubernetes.Interface, state pullSecretModel,
-	resp *resource.ReadResponse) {
+	terminating *corev1.Secret, resp *resource.ReadResponse) {
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
 	fields := map[string]any{"namespace": namespace, "name": name}
 	if state.Registries.IsNull() {
 		resp.Diagnostics.AddError("Unable to Import Pull Secret",
-			fmt.Sprintf("Secret %s not found. Check the namespace and name in the import ID "+
-				"(\"namespace/name\"), and that the provider's cluster settings "+
-				"(config_path, config_context or host) select the cluster that contains "+
-				"the Secret.", pullSecretID(namespace, name)))
+			importMissingDetail(namespace, name, terminating))
 		return
 	}
 
@@ -220,20 +235,91 @@ func readMissingSecret(ctx context.Context, client kubernetes.Interface, state p
 	}
 	linked := stringElements(state.LinkServiceAccounts)
 	if len(linked) == 0 {
-		tflog.Info(ctx, "Pull secret not found, removing it from state", fields)
+		if terminating == nil {
+			tflog.Info(ctx, "Pull secret not found, removing it from state", fields)
+		} else {
+			fields["finalizers"] = terminating.Finalizers
+			tflog.Info(ctx, "Pull secret is being deleted, removing it from state", fields)
+			resp.Diagnostics.AddWarning("Pull Secret Being Deleted",
+				fmt.Sprintf("Secret %q in namespace %q is being deleted, so the plan creates "+
+					"it again. %s Creating it fails until the deletion has finished.", name,
+					namespace, finalizersSentence(terminating)))
+		}
 		resp.State.RemoveResource(ctx)
 		return
 	}
 
 	fields["service_accounts"] = linked
-	tflog.Warn(ctx, "Pull secret not found but still linked, keeping it for replacement", fields)
-	resp.Diagnostics.AddWarning("Pull Secret Deleted Outside Terraform",
-		fmt.Sprintf("Secret %q in namespace %q no longer exists, but the imagePullSecrets of "+
-			"service accounts %s still list it. The plan replaces the resource: apply "+
-			"creates the Secret again, and destroy removes it from those service accounts.",
-			name, namespace, strings.Join(linked, ", ")))
-	state.Type = types.StringValue(secretTypeMissing)
+	accounts := strings.Join(linked, ", ")
+	if terminating == nil {
+		tflog.Warn(ctx, "Pull secret not found but still linked, keeping it for replacement",
+			fields)
+		resp.Diagnostics.AddWarning("Pull Secret Deleted Outside Terraform",
+			fmt.Sprintf("Secret %q in namespace %q no longer exists, but the "+
+				"imagePullSecrets of service accounts %s still list it. The plan replaces "+
+				"the resource: apply creates the Secret again, and destroy removes it from "+
+				"those service accounts.", name, namespace, accounts))
+	} else {
+		fields["finalizers"] = terminating.Finalizers
+		tflog.Warn(ctx, "Pull secret is being deleted but still linked, keeping it for "+
+			"replacement", fields)
+		resp.Diagnostics.AddWarning("Pull Secret Being Deleted",
+			fmt.Sprintf("Secret %q in namespace %q is being deleted, but the "+
+				"imagePullSecrets of service accounts %s still list it. %s The plan "+
+				"replaces the resource: apply waits until the deletion has finished (at "+
+				"most timeouts.delete) and creates the Secret again, and destroy removes it "+
+				"from those service accounts.", name, namespace, accounts,
+				finalizersSentence(terminating)))
+	}
+	state.Type = types.StringValue(secretTypeReplace)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// importMissingDetail explains why a Secret cannot be imported: it does not exist, or, when
+// terminating is set, it is being deleted.
+func importMissingDetail(namespace, name string, terminating *corev1.Secret) string {
+	if terminating != nil {
+		return fmt.Sprintf("Secret %s is being deleted. %s Import a Secret that is not being "+
+			"deleted, or wait until it is gone and let Terraform create it.",
+			pullSecretID(namespace, name), finalizersSentence(terminating))
+	}
+	return fmt.Sprintf("Secret %s not found. Check the namespace and name in the import ID "+
+		"(\"namespace/name\"), and that the provider's cluster settings (config_path, "+
+		"config_context or host) select the cluster that contains the Secret.",
+		pullSecretID(namespace, name))
+}
+
+// markImmutableSecret records secretTypeReplace for a Secret made immutable outside
+// Terraform, so the plan replaces it. The API server rejects every change to the data of an
+// immutable Secret, and the provider never sets the field, so an update could fail.
+func markImmutableSecret(ctx context.Context, state *pullSecretModel, diags *diag.Diagnostics) {
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	tflog.Warn(ctx, "Pull secret is immutable, keeping it for replacement",
+		map[string]any{"namespace": namespace, "name": name})
+	diags.AddWarning("Pull Secret Is Immutable",
+		fmt.Sprintf("Secret %q in namespace %q has immutable set to true, which the "+
+			"provider never sets, and the API server rejects every change to the data of "+
+			"an immutable Secret. The plan replaces the resource: apply deletes the Secret, "+
+			"creates it again without immutable and links the service accounts again.",
+			name, namespace))
+	state.Type = types.StringValue(secretTypeReplace)
+}
+
+// finalizersSentence names the finalizers that keep a Secret that is being deleted, and
+// how they are removed.
+func finalizersSentence(secret *corev1.Secret) string {
+	if len(secret.Finalizers) == 0 {
+		return "It lists no finalizers, so the API server should remove it shortly."
+	}
+	quoted := make([]string, len(secret.Finalizers))
+	for i, finalizer := range secret.Finalizers {
+		quoted[i] = fmt.Sprintf("%q", finalizer)
+	}
+	return fmt.Sprintf("Its metadata.finalizers (%s) hold it until the controllers that "+
+		"added them remove them. If such a controller no longer runs, remove the finalizers "+
+		"by hand, for example with `kubectl patch secret %s -n %s --type=json "+
+		"-p '[{\"op\":\"remove\",\"path\":\"/metadata/finalizers\"}]'`, which "+
+		"removes all of them.", strings.Join(quoted, ", "), secret.Name, secret.Namespace)
 }
 
 func (r *pullSecretResource) Update(
@@ -290,34 +376,66 @@ func (r *pullSecretResource) Delete(
 	if resp.Diagnostics.HasError() {
 		return
 	}
+
+	deletePullSecret(ctx, client, state, timeout, &resp.Diagnostics)
+}
+
+// deletePullSecret unlinks the service accounts, deletes the Secret and waits until it is
+// gone.
+func deletePullSecret(ctx context.Context, client kubernetes.Interface, state pullSecretModel,
+	timeout time.Duration, diags *diag.Diagnostics) {
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	fields := map[string]any{"namespace": namespace, "name": name}
 
 	linker := newServiceAccountLinker(client, namespace, name)
-	unlinkServiceAccounts(ctx, linker, stringElements(state.LinkServiceAccounts),
-		&resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	unlinkServiceAccounts(ctx, linker, stringElements(state.LinkServiceAccounts), diags)
+	if diags.HasError() {
 		return
 	}
 
 	secrets := client.CoreV1().Secrets(namespace)
-	tflog.Debug(ctx, "Deleting pull secret", map[string]any{"namespace": namespace, "name": name})
+	tflog.Debug(ctx, "Deleting pull secret", fields)
 	err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		addAPIError(&resp.Diagnostics, "Unable to Delete Pull Secret",
-			fmt.Sprintf("Deleting Secret %q in namespace %q failed. Check that the "+
-				"provider's credentials may delete Secrets in this namespace.", name, namespace),
-			err)
+	if err != nil && !kubeerrors.IsObjectNotFound(err, secretsResource, name) {
+		addAPIError(diags, "Unable to Delete Pull Secret",
+			failureDetail(fmt.Sprintf("Deleting Secret %q in namespace %q failed. Check "+
+				"that the provider's credentials may delete Secrets in this namespace.", name,
+				namespace), secretObject(namespace, name), err), err)
 		return
 	}
 
-	if err := waitForSecretDeletion(ctx, secrets, name, timeout); err != nil {
-		addAPIError(&resp.Diagnostics, "Timed Out Waiting for Pull Secret Deletion",
-			fmt.Sprintf("Secret %q in namespace %q still exists %v after the delete request. "+
-				"A finalizer may be holding it: check metadata.finalizers, or raise "+
-				"timeouts.delete.", name, namespace, timeout), err)
+	remaining, err := waitForSecretDeletion(ctx, secrets, name, timeout)
+	switch {
+	case errors.Is(err, errSecretStillExists):
+		fields["finalizers"] = remaining.Finalizers
+		tflog.Warn(ctx, "Timed out waiting for pull secret deletion", fields)
+		diags.AddError("Timed Out Waiting for Pull Secret Deletion",
+			deletionTimeoutDetail(remaining, timeout))
+		return
+	case err != nil:
+		addAPIError(diags, "Unable to Confirm Pull Secret Deletion",
+			failureDetail(fmt.Sprintf("Reading Secret %q in namespace %q, to wait until it "+
+				"is gone, failed. Fix the cause below, then run the apply or destroy again.", name,
+				namespace), secretObject(namespace, name), err), err)
 		return
 	}
-	tflog.Info(ctx, "Deleted pull secret", map[string]any{"namespace": namespace, "name": name})
+	tflog.Info(ctx, "Deleted pull secret", fields)
+}
+
+// deletionTimeoutDetail explains what keeps a Secret that still exists when the delete
+// timeout has passed.
+func deletionTimeoutDetail(secret *corev1.Secret, timeout time.Duration) string {
+	if secret.DeletionTimestamp == nil {
+		return fmt.Sprintf("Secret %q in namespace %q still exists %v after the delete "+
+			"request and is not being deleted, so something created it again after the "+
+			"delete, such as a controller or another Terraform configuration that manages "+
+			"it. Stop it from creating the Secret, then run the apply or destroy again.",
+			secret.Name, secret.Namespace, timeout)
+	}
+	return fmt.Sprintf("Secret %q in namespace %q is still being deleted %v after the delete "+
+		"request. %s Then run the apply or destroy again, or raise timeouts.delete if the "+
+		"controllers only need more time.", secret.Name, secret.Namespace, timeout,
+		finalizersSentence(secret))
 }
 
 // ImportState takes an ID of the form "namespace/name". Read then fills in the registries
@@ -432,23 +550,42 @@ func createSecret(ctx context.Context, client kubernetes.Interface, secret *core
 		tflog.Info(ctx, "Created pull secret", fields)
 		return true
 	case apierrors.IsAlreadyExists(err):
+		existing := terminatingSecret(ctx, client, secret.Namespace, secret.Name)
+		if existing != nil {
+			addAttributeAPIError(diags, path.Root("name"), "Pull Secret Being Deleted",
+				fmt.Sprintf("Secret %q cannot be created because a Secret of that name in "+
+					"namespace %q is still being deleted. %s Then apply again.", secret.Name,
+					secret.Namespace, finalizersSentence(existing)), err, write.credentials...)
+			break
+		}
 		addAttributeAPIError(diags, path.Root("name"), "Pull Secret Already Exists",
 			fmt.Sprintf("A Secret named %q already exists in namespace %q. Import it with "+
 				"`terraform import <address> %s`, or choose another name.", secret.Name,
 				secret.Namespace, pullSecretID(secret.Namespace, secret.Name)),
 			err, write.credentials...)
-	case apierrors.IsNotFound(err):
+	case kubeerrors.IsObjectNotFound(err, namespacesResource, secret.Namespace):
 		addAttributeAPIError(diags, path.Root("namespace"), "Namespace Not Found",
 			fmt.Sprintf("Secret %q cannot be created because namespace %q does not exist. "+
 				"Create the namespace first.", secret.Name, secret.Namespace),
 			err, write.credentials...)
 	default:
 		addAPIError(diags, "Unable to Create Pull Secret",
-			fmt.Sprintf("Creating Secret %q in namespace %q failed. Check the message below "+
-				"and the provider's permissions for Secrets in this namespace.", secret.Name,
-				secret.Namespace), err, write.credentials...)
+			failureDetail(fmt.Sprintf("Creating Secret %q in namespace %q failed. Check the "+
+				"message below and the provider's permissions for Secrets in this namespace.",
+				secret.Name, secret.Namespace), secretObject(secret.Namespace, secret.Name),
+				err), err, write.credentials...)
 	}
 	return false
+}
+
+// terminatingSecret returns the named Secret if it exists and is being deleted, else nil.
+func terminatingSecret(ctx context.Context, client kubernetes.Interface, namespace,
+	name string) *corev1.Secret {
+	existing, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || existing.DeletionTimestamp == nil {
+		return nil
+	}
+	return existing
 }
 
 // updateSecret writes the new .dockerconfigjson and the managed labels and annotations into
@@ -488,30 +625,57 @@ func updateSecret(ctx context.Context, client kubernetes.Interface, plan, state 
 	case err == nil:
 		tflog.Info(ctx, "Updated pull secret", fields)
 		return true
-	case apierrors.IsNotFound(err):
+	case kubeerrors.IsObjectNotFound(err, secretsResource, name):
 		addAPIError(diags, "Pull Secret Not Found",
 			fmt.Sprintf("Secret %q in namespace %q was deleted after the plan was made. Run "+
 				"the apply again to create it.", name, namespace), err, write.credentials...)
 	default:
 		addAPIError(diags, "Unable to Update Pull Secret",
-			fmt.Sprintf("Updating Secret %q in namespace %q failed. Check the message below "+
-				"and the provider's permissions for Secrets in this namespace.", name,
-				namespace), err, write.credentials...)
+			failureDetail(fmt.Sprintf("Updating Secret %q in namespace %q failed. Check the "+
+				"message below and the provider's permissions for Secrets in this namespace.",
+				name, namespace), secretObject(namespace, name), err),
+			err, write.credentials...)
 	}
 	return false
 }
 
-// waitForSecretDeletion polls until the Secret is gone, the timeout passes or ctx ends.
+// errSecretStillExists is waitForSecretDeletion's error when the timeout passes first.
+var errSecretStillExists = errors.New("the Secret still exists when the delete timeout passed")
+
+// waitForSecretDeletion polls until the Secret is gone. When the timeout passes first, it
+// returns the Secret as last read and errSecretStillExists, so the caller can say what holds
+// it. The requests use ctx rather than a context with the timeout as deadline, because
+// client-go's rate limiter fails every request once its wait would pass that deadline, with
+// an error about the rate limiter that hides the Secret's state. So the wait can exceed the
+// timeout by the duration of one request.
 func waitForSecretDeletion(ctx context.Context, secrets corev1client.SecretInterface,
-	name string, timeout time.Duration) error {
-	return wait.PollUntilContextTimeout(ctx, pullSecretDeletePollInterval, timeout, true,
-		func(ctx context.Context) (bool, error) {
-			_, err := secrets.Get(ctx, name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return true, nil
-			}
-			return false, err
-		})
+	name string, timeout time.Duration) (*corev1.Secret, error) {
+	ticker := time.NewTicker(pullSecretDeletePollInterval)
+	defer ticker.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+
+	expired := false
+	for {
+		secret, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case kubeerrors.IsObjectNotFound(err, secretsResource, name):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		case expired:
+			return secret, errSecretStillExists
+		}
+
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			// One more request, so a Secret that went in the last interval is not reported.
+			expired = true
+		case <-ticker.C:
+		}
+	}
 }
 
 // fetchServiceAccounts gets each account before anything is changed, so a missing account is
@@ -522,7 +686,7 @@ func fetchServiceAccounts(ctx context.Context, linker serviceAccountLinker, name
 	for _, name := range names {
 		account, err := linker.get(ctx, name)
 		switch {
-		case apierrors.IsNotFound(err):
+		case kubeerrors.IsObjectNotFound(err, serviceAccountsResource, name):
 			addAttributeAPIError(diags, path.Root("link_service_accounts"),
 				"Service Account Not Found",
 				fmt.Sprintf("Service account %q does not exist in namespace %q, so the pull "+
@@ -532,9 +696,10 @@ func fetchServiceAccounts(ctx context.Context, linker serviceAccountLinker, name
 		case err != nil:
 			addAttributeAPIError(diags, path.Root("link_service_accounts"),
 				"Unable to Read Service Account",
-				fmt.Sprintf("Reading service account %q in namespace %q failed. Check the "+
-					"provider's permissions for service accounts in this namespace.", name,
-					linker.namespace), err)
+				failureDetail(fmt.Sprintf("Reading service account %q in namespace %q "+
+					"failed. Check the provider's permissions for service accounts in this "+
+					"namespace.", name, linker.namespace),
+					serviceAccountObject(linker.namespace, name), err), err)
 		default:
 			accounts = append(accounts, account)
 		}
@@ -550,10 +715,11 @@ func linkServiceAccounts(ctx context.Context, linker serviceAccountLinker,
 		if err := linker.link(ctx, account); err != nil {
 			addAttributeAPIError(diags, path.Root("link_service_accounts"),
 				"Unable to Link Pull Secret to Service Account",
-				fmt.Sprintf("Adding Secret %q to the imagePullSecrets of service account %q "+
-					"in namespace %q failed. Check the provider's permissions to update "+
-					"service accounts, then apply again.", linker.secret, account.Name,
-					linker.namespace), err)
+				failureDetail(fmt.Sprintf("Adding Secret %q to the imagePullSecrets of "+
+					"service account %q in namespace %q failed. Check the provider's "+
+					"permissions to update service accounts, then apply again.",
+					linker.secret, account.Name, linker.namespace),
+					serviceAccountObject(linker.namespace, account.Name), err), err)
 			continue
 		}
 		linked = append(linked, account.Name)
@@ -570,10 +736,11 @@ func unlinkServiceAccounts(ctx context.Context, linker serviceAccountLinker, nam
 		if err := linker.unlink(ctx, name); err != nil {
 			addAttributeAPIError(diags, path.Root("link_service_accounts"),
 				"Unable to Unlink Pull Secret from Service Account",
-				fmt.Sprintf("Removing Secret %q from the imagePullSecrets of service account "+
-					"%q in namespace %q failed. Check the provider's permissions to update "+
-					"service accounts, then apply again.", linker.secret, name,
-					linker.namespace), err)
+				failureDetail(fmt.Sprintf("Removing Secret %q from the imagePullSecrets of "+
+					"service account %q in namespace %q failed. Check the provider's "+
+					"permissions to update service accounts, then apply again.",
+					linker.secret, name, linker.namespace),
+					serviceAccountObject(linker.namespace, name), err), err)
 			failed = append(failed, name)
 		}
 	}
@@ -592,9 +759,11 @@ func readLinkedAccounts(ctx context.Context, client kubernetes.Interface,
 	linked, err := linker.linkedAccounts(ctx, stringElements(state.LinkServiceAccounts))
 	if err != nil {
 		addAPIError(diags, "Unable to Read Service Account",
-			fmt.Sprintf("Checking which service accounts in namespace %q link Secret %q "+
-				"failed. Check the provider's permissions to get service accounts.",
-				linker.namespace, linker.secret), err)
+			failureDetail(fmt.Sprintf("Checking which service accounts in namespace %q link "+
+				"Secret %q failed. Check the provider's permissions to get service accounts.",
+				linker.namespace, linker.secret),
+				fmt.Sprintf("the service accounts in namespace %q", linker.namespace), err),
+			err)
 		return
 	}
 	state.LinkServiceAccounts = types.SetValueMust(types.StringType, accountNameValues(linked))

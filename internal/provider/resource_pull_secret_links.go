@@ -7,11 +7,12 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 )
 
 // appendPullSecretReference returns references with a reference to secret added at the end,
@@ -91,10 +92,10 @@ func (l serviceAccountLinker) link(ctx context.Context, account *corev1.ServiceA
 }
 
 // unlink removes the secret from a service account. A service account that no longer exists
-// refers to nothing, so it counts as unlinked.
+// refers to nothing, so it counts as unlinked. Any other 404 is returned.
 func (l serviceAccountLinker) unlink(ctx context.Context, name string) error {
 	account, err := l.get(ctx, name)
-	if apierrors.IsNotFound(err) {
+	if kubeerrors.IsObjectNotFound(err, serviceAccountsResource, name) {
 		return nil
 	}
 	if err != nil {
@@ -102,7 +103,7 @@ func (l serviceAccountLinker) unlink(ctx context.Context, name string) error {
 	}
 
 	changed, err := l.update(ctx, account, removePullSecretReference)
-	if apierrors.IsNotFound(err) {
+	if kubeerrors.IsObjectNotFound(err, serviceAccountsResource, name) {
 		return nil
 	}
 	if err == nil && changed {
@@ -150,13 +151,13 @@ func (l serviceAccountLinker) update(
 
 // linkedAccounts returns those of the given accounts that still refer to the secret. An
 // account that no longer exists is left out, so the next plan links it again and reports
-// it missing.
+// it missing. Any other 404 is returned.
 func (l serviceAccountLinker) linkedAccounts(ctx context.Context, names []string) (
 	[]string, error) {
 	var linked []string
 	for _, name := range names {
 		account, err := l.get(ctx, name)
-		if apierrors.IsNotFound(err) {
+		if kubeerrors.IsObjectNotFound(err, serviceAccountsResource, name) {
 			continue
 		}
 		if err != nil {

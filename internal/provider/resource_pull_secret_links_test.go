@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"testing"
 
@@ -297,5 +298,47 @@ func TestServiceAccountLinkerLinkedAccountsForbidden(t *testing.T) {
 
 	if !apierrors.IsForbidden(err) {
 		t.Errorf("error = %v, expected the 403 to be returned so state is kept", err)
+	}
+}
+
+// pathNotFound is the error client-go returns for a 404 response that is not a Kubernetes
+// Status, such as kube-apiserver's response for a path it does not serve.
+func pathNotFound(verb, resource, name string) error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, verb,
+		corev1.Resource(resource), name, "404 page not found", 0, true)
+}
+
+func TestServiceAccountLinkerPathNotFound(t *testing.T) {
+	cases := []struct {
+		name string
+		verb string
+		call func(serviceAccountLinker) error
+	}{
+		{"unlink get", "get", func(linker serviceAccountLinker) error {
+			return linker.unlink(context.Background(), "builder")
+		}},
+		{"unlink update", "update", func(linker serviceAccountLinker) error {
+			return linker.unlink(context.Background(), "builder")
+		}},
+		{"linked accounts", "get", func(linker serviceAccountLinker) error {
+			_, err := linker.linkedAccounts(context.Background(), []string{"builder"})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			client, linker := newLinkerFixture(t, serviceAccount("builder", "registry"))
+			client.PrependReactor(tc.verb, "serviceaccounts",
+				func(clienttesting.Action) (bool, runtime.Object, error) {
+					return true, nil, pathNotFound(tc.verb, "serviceaccounts", "builder")
+				})
+
+			err := tc.call(linker)
+
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("error = %v, expected the 404 to be returned, because it does not "+
+					"say that the service account is gone", err)
+			}
+		})
 	}
 }

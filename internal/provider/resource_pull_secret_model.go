@@ -28,10 +28,12 @@ import (
 const (
 	secretTypeDockerConfigJSON = string(corev1.SecretTypeDockerConfigJson)
 	secretTypeDockerCfg        = string(corev1.SecretTypeDockercfg)
-	// secretTypeMissing is the type that Read records for a Secret deleted outside Terraform
-	// while service accounts still list it. Like a legacy type, it makes the plan replace the
-	// resource, so that apply creates the Secret and destroy unlinks the accounts.
-	secretTypeMissing = ""
+	// secretTypeReplace is the type that Read records for a Secret that only a replacement
+	// can bring in line with the configuration: one deleted outside Terraform, or being
+	// deleted, while service accounts still list it, and one made immutable. Like a legacy
+	// type, it makes the plan replace the resource, so that apply creates the Secret and
+	// destroy unlinks the accounts.
+	secretTypeReplace = ""
 
 	// lastAppliedAnnotation is the annotation in which `kubectl apply` keeps a copy of the
 	// object it applied, Secret data included, so it is never read into state.

@@ -47,12 +47,16 @@ func (r *pullSecretResource) Schema(
 			"If the Secret is deleted outside Terraform, the next plan creates it. If a service " +
 			"account in `link_service_accounts` still lists it, the resource stays in state " +
 			"with an empty `type` and the plan replaces it instead, so that destroy still " +
-			"removes the entries from the service accounts.\n\n" +
+			"removes the entries from the service accounts. A Secret that is being deleted, " +
+			"because a finalizer holds it, counts as deleted. A Secret made immutable " +
+			"outside Terraform is replaced too, because the API server rejects changes to " +
+			"the data of an immutable Secret.\n\n" +
 			"Import reads the Secret's labels and annotations into state. After import, labels and " +
 			"annotations the configuration does not set are removed on the next apply; add " +
 			"them to the configuration to keep them.\n\n" +
 			fmt.Sprintf("Destroy unlinks the service accounts, deletes the Secret and waits "+
-				"until it is gone, for at most `timeouts.delete` (default %d minutes).",
+				"until it is gone, for at most `timeouts.delete` (default %d minutes). When "+
+				"finalizers hold the Secret longer, the error names them.",
 				int(pullSecretDefaultDeleteTimeout.Minutes())),
 		Attributes: pullSecretAttributes(),
 		Blocks: map[string]schema.Block{
@@ -89,7 +93,8 @@ func pullSecretAttributes() map[string]schema.Attribute {
 				"managed: labels that others add are left alone and never show as drift. On " +
 				"import, every label is read into state. After import, labels the " +
 				"configuration does not set are removed on the next apply; add them to the " +
-				"configuration to keep them.",
+				"configuration to keep them. Values must not be null; `\"\"` is an empty " +
+				"value.",
 			Validators: []validator.Map{labelsValidator{}},
 		},
 		"annotations": schema.MapAttribute{
@@ -100,7 +105,8 @@ func pullSecretAttributes() map[string]schema.Attribute {
 				"drift. On import, every annotation except `" + lastAppliedAnnotation +
 				"` (which can contain the credentials) is read into state. After import, " +
 				"annotations the configuration does not set are removed on the next apply; " +
-				"add them to the configuration to keep them.",
+				"add them to the configuration to keep them. Values must not be null; `\"\"` " +
+				"is an empty value.",
 			Validators: []validator.Map{annotationsValidator{}},
 		},
 		"type": schema.StringAttribute{
@@ -108,9 +114,11 @@ func pullSecretAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "The Secret type, always `" + secretTypeDockerConfigJSON +
 				"` once Terraform has written the Secret. An imported `" + secretTypeDockerCfg +
 				"` Secret shows its legacy type here, and the next plan replaces it, because the " +
-				"type of a Secret cannot be changed in place. It is empty when the Secret was " +
-				"deleted outside Terraform while a service account in `link_service_accounts` " +
-				"still lists it, and the next plan replaces it then too.",
+				"type of a Secret cannot be changed in place. It is empty when the next plan " +
+				"must replace the Secret for another reason: the Secret was deleted outside " +
+				"Terraform, or is being deleted, while a service account in " +
+				"`link_service_accounts` still lists it, or it was made immutable outside " +
+				"Terraform.",
 		},
 		"link_service_accounts": schema.SetAttribute{
 			Optional:    true,
@@ -310,11 +318,13 @@ func (registryUsernameValidator) ValidateString(
 	}
 }
 
-// labelsValidator applies the API server's rules for label keys and values, per key.
+// labelsValidator applies the API server's rules for label keys and values, per key. It also
+// rejects null values: the API server has no null label, so Terraform would plan to set one
+// on every run.
 type labelsValidator struct{}
 
 func (labelsValidator) Description(_ context.Context) string {
-	return "keys must be qualified names and values valid label values"
+	return "keys must be qualified names and values valid label values, not null"
 }
 
 func (v labelsValidator) MarkdownDescription(ctx context.Context) string {
@@ -331,7 +341,13 @@ func (labelsValidator) ValidateMap(
 				fmt.Sprintf("%q is not a valid label key: %s.", key, strings.Join(problems, "; ")))
 		}
 		value, ok := req.ConfigValue.Elements()[key].(types.String)
-		if !ok || value.IsNull() || value.IsUnknown() {
+		if ok && value.IsNull() {
+			resp.Diagnostics.AddAttributeError(keyPath, "Invalid Label Value",
+				fmt.Sprintf("The value of label %q is null. A label has a string value, which "+
+					"may be empty: set \"\" or remove the key.", key))
+			continue
+		}
+		if !ok || value.IsUnknown() {
 			continue
 		}
 		if problems := validation.IsValidLabelValue(value.ValueString()); len(problems) > 0 {
@@ -343,12 +359,13 @@ func (labelsValidator) ValidateMap(
 }
 
 // annotationsValidator applies the API server's rules for annotations. Keys are qualified
-// names compared without case, and keys and values together must stay within the size limit.
+// names compared without case, values are not null, and keys and values together must stay
+// within the size limit.
 type annotationsValidator struct{}
 
 func (annotationsValidator) Description(_ context.Context) string {
-	return fmt.Sprintf("keys must be qualified names, and keys and values together at most "+
-		"%d bytes", apimachineryvalidation.TotalAnnotationSizeLimitB)
+	return fmt.Sprintf("keys must be qualified names, values not null, and keys and values "+
+		"together at most %d bytes", apimachineryvalidation.TotalAnnotationSizeLimitB)
 }
 
 func (v annotationsValidator) MarkdownDescription(ctx context.Context) string {
@@ -366,7 +383,15 @@ func (annotationsValidator) ValidateMap(
 				fmt.Sprintf("%q is not a valid annotation key: %s.", key,
 					strings.Join(problems, "; ")))
 		}
-		if value, ok := req.ConfigValue.Elements()[key].(types.String); ok {
+		value, ok := req.ConfigValue.Elements()[key].(types.String)
+		if ok && value.IsNull() {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(key),
+				"Invalid Annotation Value",
+				fmt.Sprintf("The value of annotation %q is null. An annotation has a string "+
+					"value, which may be empty: set \"\" or remove the key.", key))
+			continue
+		}
+		if ok {
 			known[key] = value.ValueString()
 		}
 	}

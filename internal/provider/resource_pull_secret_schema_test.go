@@ -309,6 +309,22 @@ func TestPullSecretValidateRejects(t *testing.T) {
 			summary:    "Invalid Label Value", detail: `"has space"`,
 			attribute: `AttributeName("labels").ElementKeyString("app")`,
 		},
+		"null label value": {
+			attributes: with(validIdentity(), "labels",
+				tftypes.NewValue(tftypes.Map{ElementType: tftypes.String},
+					map[string]tftypes.Value{"app": text("web"), "nullval": null})),
+			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
+			summary:    "Invalid Label Value", detail: `label "nullval" is null`,
+			attribute: `AttributeName("labels").ElementKeyString("nullval")`,
+		},
+		"null annotation value": {
+			attributes: with(validIdentity(), "annotations",
+				tftypes.NewValue(tftypes.Map{ElementType: tftypes.String},
+					map[string]tftypes.Value{"x": null})),
+			registries: []map[string]tftypes.Value{validRegistry("quay.io")},
+			summary:    "Invalid Annotation Value", detail: `annotation "x" is null`,
+			attribute: `AttributeName("annotations").ElementKeyString("x")`,
+		},
 		"annotation key": {
 			attributes: with(validIdentity(), "annotations", stringMap("a/b/c", "x")),
 			registries: []map[string]tftypes.Value{validRegistry("quay.io")},

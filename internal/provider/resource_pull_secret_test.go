@@ -563,7 +563,7 @@ func TestPullSecretPlanLegacyTypeReplaces(t *testing.T) {
 
 func TestPullSecretPlanMissingSecretReplaces(t *testing.T) {
 	prior := existingPullSecret(passwordBlock("quay.io", "quay.io", "robot", "token"))
-	prior.Type = types.StringValue(secretTypeMissing)
+	prior.Type = types.StringValue(secretTypeReplace)
 	configuration := pullSecretConfig(t, validIdentity(), validRegistry("quay.io"))
 
 	resp := planPullSecret(t, prior, configuration)
@@ -1445,6 +1445,10 @@ resource "imagedist_pull_secret" "test" {
 			`Invalid Label Value`},
 		{cluster.config(`annotations = { "a/b/c" = "x" }` + registry("quay.io", "robot")),
 			`Invalid Annotation Key`},
+		{cluster.config(`labels = { nullval = null }` + registry("quay.io", "robot")),
+			`(?s)Invalid Label Value.*label "nullval" is null`},
+		{cluster.config(`annotations = { x = null }` + registry("quay.io", "robot")),
+			`(?s)Invalid Annotation Value.*annotation "x" is null`},
 		{cluster.config(`
   registry {
     server   = "quay.io"
