@@ -5,9 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 )
@@ -30,129 +28,17 @@ func (c Config) checkAttributes() []SettingError {
 	return problems
 }
 
-// normalizeHost gives a scheme-less host HTTPS. client-go would pick plain HTTP for
-// "host:port" unless TLS settings are present, and clientcmd then drops every credential,
-// so an API server on plain HTTP has to be written with http:// explicitly.
-func normalizeHost(host string) string {
-	if strings.Contains(host, "://") {
-		return host
-	}
-	return "https://" + host
-}
-
-func (c Config) checkHost() []SettingError {
-	if c.Host == "" {
-		return nil
-	}
-
-	parsed, err := url.Parse(normalizeHost(c.Host))
-	reason := ""
-	switch {
-	case err != nil:
-		reason = urlErrorReason(err)
-	case parsed.User != nil:
-		reason = "it contains credentials. Set them with username and password, or token"
-	case parsed.Scheme != "http" && parsed.Scheme != "https":
-		reason = fmt.Sprintf("the scheme %q is not http or https", parsed.Scheme)
-	case parsed.Host == "":
-		reason = "it has no host name"
-	}
-	if reason != "" {
-		return []SettingError{{
-			Attribute: AttributeHost,
-			Summary:   "Invalid Host",
-			Detail: fmt.Sprintf("The host %s is invalid: %s. Set host to the API server "+
-				"URL, such as https://api.example.com:6443, or to host:port.",
-				displayURL(c.Host), reason),
-		}}
-	}
-
-	if parsed.Scheme == "http" && c.hasExplicitCredentials() {
-		return []SettingError{{
-			Attribute: AttributeHost,
-			Summary:   "Credentials Over Plain HTTP",
-			Detail: "The host uses http://, and client-go sends no credentials over plain " +
-				"HTTP, so the configured credentials would be ignored. Use an https:// address.",
-		}}
-	}
-	return nil
-}
-
-func (c Config) checkProxyURL() []SettingError {
-	if c.ProxyURL == "" {
-		return nil
-	}
-
-	parsed, err := url.Parse(c.ProxyURL)
-	reason := ""
-	switch {
-	case err != nil:
-		reason = urlErrorReason(err)
-	case parsed.Scheme != "http" && parsed.Scheme != "https" && parsed.Scheme != "socks5":
-		reason = fmt.Sprintf("the scheme %q is not http, https or socks5", parsed.Scheme)
-	case parsed.Host == "":
-		reason = "it has no host name"
-	}
-	if reason == "" {
-		return nil
-	}
-	return []SettingError{{
-		Attribute: AttributeProxyURL,
-		Summary:   "Invalid Proxy URL",
-		Detail: fmt.Sprintf("The proxy URL %s is invalid: %s. Use a URL such as "+
-			"http://proxy.example.com:3128 with the scheme http, https or socks5.",
-			displayURL(c.ProxyURL), reason),
-	}}
-}
-
-// displayURL quotes a URL for a message with any password replaced. A URL that does not
-// parse is shown only when it cannot contain user information.
-func displayURL(raw string) string {
-	parsed, err := url.Parse(raw)
-	if err == nil {
-		return fmt.Sprintf("%q", parsed.Redacted())
-	}
-	if strings.Contains(raw, "@") {
-		return "(not shown because it may contain credentials)"
-	}
-	return fmt.Sprintf("%q", raw)
-}
-
-// urlErrorReason returns the cause of a url.Parse error without the input, which
-// url.Error repeats in full, user information included.
-func urlErrorReason(err error) string {
-	var escapeErr url.EscapeError
-	if errors.As(err, &escapeErr) {
-		return "it contains an invalid percent-encoding"
-	}
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		return urlErr.Err.Error()
-	}
-	return "it cannot be parsed"
-}
-
-// urlPassword returns the password in a URL's user information, for redaction.
-func urlPassword(raw string) string {
-	parsed, err := url.Parse(raw)
-	if err != nil || parsed.User == nil {
-		return ""
-	}
-	password, _ := parsed.User.Password()
-	return password
-}
-
 func (c Config) checkCredentials() []SettingError {
 	var problems []SettingError
 	hasCertificate := c.ClientCertificate != "" || c.ClientKey != ""
 	hasBasicAuth := c.Username != "" || c.Password != ""
 
-	if strings.ContainsAny(c.Token, " \t\r\n") {
+	if reason := tokenProblem(c.Token); reason != "" {
 		problems = append(problems, SettingError{
 			Attribute: AttributeToken,
 			Summary:   "Invalid Token",
-			Detail: "The token contains whitespace or a line break, which a bearer token " +
-				"cannot contain. When reading it from a file, wrap it in trimspace().",
+			Detail: "The token is invalid: " + reason + ". When reading it from a file, " +
+				"wrap it in trimspace(), and check that the file holds only the token.",
 		})
 	}
 	if c.Token != "" && hasCertificate {
@@ -216,7 +102,7 @@ func (c Config) checkCertificates() []SettingError {
 	certificateValid := false
 
 	if c.ClientCertificate != "" {
-		if reason := certificateProblem(c.ClientCertificate); reason != "" {
+		if reason := certificateProblem(c.ClientCertificate, true); reason != "" {
 			problems = append(problems, invalidPEM(AttributeClientCertificate,
 				"Invalid Client Certificate", "client_certificate", reason))
 		} else {
@@ -224,7 +110,7 @@ func (c Config) checkCertificates() []SettingError {
 		}
 	}
 	if c.ClusterCACertificate != "" {
-		if reason := certificateProblem(c.ClusterCACertificate); reason != "" {
+		if reason := certificateProblem(c.ClusterCACertificate, true); reason != "" {
 			problems = append(problems, invalidPEM(AttributeClusterCACertificate,
 				"Invalid Cluster CA Certificate", "cluster_ca_certificate", reason))
 		}
@@ -233,7 +119,7 @@ func (c Config) checkCertificates() []SettingError {
 		return problems
 	}
 
-	if reason := privateKeyProblem(c.ClientKey); reason != "" {
+	if reason := privateKeyProblem(c.ClientKey, true); reason != "" {
 		return append(problems, invalidPEM(AttributeClientKey,
 			"Invalid Client Key", "client_key", reason))
 	}
@@ -261,7 +147,8 @@ func invalidPEM(attribute, summary, name, reason string) SettingError {
 
 // certificateProblem returns why a PEM certificate bundle is unusable, or "" when every
 // CERTIFICATE block parses. Blocks of other types are skipped, as client-go skips them.
-func certificateProblem(value string) string {
+// attributeHints adds fixes that apply to a provider attribute, such as file().
+func certificateProblem(value string, attributeHints bool) string {
 	remaining := []byte(value)
 	count := 0
 	sawPrivateKey := false
@@ -290,19 +177,19 @@ func certificateProblem(value string) string {
 		return "it contains a private key where a certificate was expected"
 	default:
 		return "it contains no PEM-encoded certificate. " +
-			pemHint(value, "-----BEGIN CERTIFICATE-----")
+			pemHint(value, "-----BEGIN CERTIFICATE-----", attributeHints)
 	}
 }
 
 // privateKeyProblem returns why a PEM private key is unusable, or "". The text never
-// includes any part of the key.
-func privateKeyProblem(value string) string {
+// includes any part of the key. attributeHints is as for certificateProblem.
+func privateKeyProblem(value string, attributeHints bool) string {
 	remaining := []byte(value)
 	for {
 		block, rest := pem.Decode(remaining)
 		if block == nil {
 			return "it contains no PEM-encoded private key. " +
-				pemHint(value, "-----BEGIN PRIVATE KEY-----")
+				pemHint(value, "-----BEGIN PRIVATE KEY-----", attributeHints)
 		}
 		remaining = rest
 		if !strings.HasSuffix(block.Type, "PRIVATE KEY") {
@@ -331,7 +218,10 @@ func parsesAsPrivateKey(der []byte) bool {
 }
 
 // pemHint suggests the usual fix for a value that is not PEM text, without quoting it.
-func pemHint(value, expectedHeader string) string {
+func pemHint(value, expectedHeader string, attributeHints bool) string {
+	if !attributeHints {
+		return "Expected PEM text that starts with " + expectedHeader
+	}
 	compact := strings.Join(strings.Fields(value), "")
 	if decoded, err := base64.StdEncoding.DecodeString(compact); err == nil &&
 		strings.Contains(string(decoded), "-----BEGIN") {

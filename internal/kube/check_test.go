@@ -394,13 +394,18 @@ func TestCheckUnreadableKubeconfig(t *testing.T) {
 		AttributeConfigPath, "Unreadable Kubeconfig File")
 	requireContains(t, problem.Detail, dir, "is a directory")
 
-	problem = onlyProblem(t, Config{ConfigPaths: []string{good, missing}}.Check(),
-		AttributeConfigPaths, "Unreadable Kubeconfig File")
-	requireContains(t, problem.Detail, missing)
+	// In a list, missing files are skipped as kubectl skips them in KUBECONFIG.
+	requireNoProblems(t, Config{ConfigPaths: []string{good, missing}})
+	requireNoProblems(t, Config{ConfigPaths: []string{missing, good}})
 
-	problem = onlyProblem(t, Config{ConfigPaths: []string{good, ""}}.Check(),
-		AttributeConfigPaths, "Invalid Kubeconfig Path")
-	requireContains(t, problem.Detail, "empty")
+	otherMissing := filepath.Join(dir, "also-missing")
+	problem = onlyProblem(t, Config{ConfigPaths: []string{missing, otherMissing}}.Check(),
+		AttributeConfigPaths, "Kubeconfig Files Not Found")
+	requireContains(t, problem.Detail, missing, otherMissing)
+
+	problem = onlyProblem(t, Config{ConfigPaths: []string{good, dir}}.Check(),
+		AttributeConfigPaths, "Unreadable Kubeconfig File")
+	requireContains(t, problem.Detail, dir, "is a directory")
 }
 
 func TestCheckUnreadableKubeconfigPermissions(t *testing.T) {
@@ -458,6 +463,6 @@ func TestCheckKubeconfigContentRejectedByClientGo(t *testing.T) {
 
 	problem = onlyProblem(t,
 		Config{ConfigPaths: []string{missingCertFile}, ConfigContext: "beta-bob"}.Check(),
-		AttributeConfigPath, "Invalid Cluster Connection Settings")
-	requireContains(t, problem.Detail, "absent.crt")
+		AttributeConfigPath, "Unreadable Kubeconfig Credential File")
+	requireContains(t, problem.Detail, "absent.crt", `user "bob"`, "no such file or directory")
 }

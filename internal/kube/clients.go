@@ -29,6 +29,8 @@ type Clients struct {
 	mu         sync.Mutex
 	rest       *rest.Config
 	httpClient *http.Client
+	// secrets redacts the errors of building clients. It is set together with rest.
+	secrets    *redactor
 	kubernetes kubernetes.Interface
 	dynamic    dynamic.Interface
 	discovery  discovery.CachedDiscoveryInterface
@@ -128,10 +130,11 @@ func (c *Clients) ensureREST() error {
 		return nil
 	}
 
-	config, err := c.config.RESTConfig()
-	if err != nil {
-		return err
+	config, secrets, problems := c.config.build()
+	if len(problems) > 0 {
+		return SettingErrors(problems)
 	}
+	c.secrets = secrets
 	httpClient, err := rest.HTTPClientFor(config)
 	if err != nil {
 		return c.buildError("HTTP client", err)
@@ -141,8 +144,9 @@ func (c *Clients) ensureREST() error {
 	return nil
 }
 
-// buildError wraps an error from client-go with credentials redacted from its text.
+// buildError wraps an error from client-go with credentials redacted from its text, those
+// of the kubeconfig files included. The caller holds c.mu.
 func (c *Clients) buildError(component string, err error) error {
-	message := fmt.Sprintf("building the %s failed: %v", component, err)
-	return &redactedError{message: c.config.secrets().redact(message)}
+	return &redactedError{message: fmt.Sprintf("building the %s failed: %s", component,
+		c.secrets.redact(err.Error()))}
 }

@@ -6,6 +6,7 @@
 package kube
 
 import (
+	"net/http"
 	"sort"
 
 	"k8s.io/client-go/rest"
@@ -49,7 +50,9 @@ type Config struct {
 	ProxyURL      string
 
 	// ConfigPaths are kubeconfig files, config_path first and then config_paths, in order.
-	// A leading "~" is the user's home directory. Problems with them are reported on the
+	// A leading "~" is the user's home directory. Empty paths are skipped, and so are files
+	// that do not exist when there are several paths, unless none of them exists, as kubectl
+	// does with KUBECONFIG. A single path must exist. Problems with them are reported on the
 	// config_path attribute when there is one path and on config_paths when there are more.
 	ConfigPaths           []string
 	ConfigContext         string
@@ -73,17 +76,18 @@ type ExecConfig struct {
 }
 
 // Check validates the settings without any network I/O and returns every problem found. It
-// reads the kubeconfig files, certificate files they name and the in-cluster service account
-// token, because client-go reads them too when it builds the client configuration.
+// reads the kubeconfig files, certificate, key and token files they name and the in-cluster
+// service account token, because client-go reads them too when it builds the client
+// configuration or sends the first request.
 func (c Config) Check() []SettingError {
-	_, problems := c.build()
+	_, _, problems := c.build()
 	return problems
 }
 
 // RESTConfig builds the client-go configuration without contacting the cluster. When the
 // settings have problems it returns them as SettingErrors, the same ones Check returns.
 func (c Config) RESTConfig() (*rest.Config, error) {
-	config, problems := c.build()
+	config, _, problems := c.build()
 	if len(problems) > 0 {
 		return nil, SettingErrors(problems)
 	}
@@ -99,16 +103,22 @@ type base struct {
 	access clientcmd.ConfigAccess
 	// attribute receives problems that client-go finds in the base.
 	attribute string
+	// serverSource names where the server address comes from when host is not set, such as
+	// `the server of cluster "prod" in kubeconfig file /root/.kube/config`.
+	serverSource string
 }
 
-func (c Config) build() (*rest.Config, []SettingError) {
+// build checks the settings and builds the client configuration. The redactor it returns
+// contains every credential of the settings and of the kubeconfig files, for errors that
+// client-go returns later.
+func (c Config) build() (*rest.Config, *redactor, []SettingError) {
 	secrets := c.secrets()
 	problems := c.checkAttributes()
 
 	start, baseProblems := c.loadBase(secrets)
 	problems = append(problems, baseProblems...)
 	if len(problems) > 0 {
-		return nil, secrets.redactAll(problems)
+		return nil, secrets, secrets.redactProblems(problems)
 	}
 
 	config, err := c.clientConfig(start)
@@ -116,12 +126,13 @@ func (c Config) build() (*rest.Config, []SettingError) {
 		problem := SettingError{
 			Attribute: start.attribute,
 			Summary:   "Invalid Cluster Connection Settings",
-			Detail: "Building the Kubernetes client configuration failed: " + err.Error() +
-				". Correct the settings named in the message.",
+			Detail: "Building the Kubernetes client configuration failed: " +
+				secrets.redact(err.Error()) + ". Correct the settings named in the message.",
 		}
-		return nil, secrets.redactAll([]SettingError{problem})
+		return nil, secrets, secrets.redactProblems([]SettingError{problem})
 	}
-	return config, nil
+	addRESTSecrets(secrets, config)
+	return config, secrets, nil
 }
 
 func (c Config) loadBase(secrets *redactor) (base, []SettingError) {
@@ -131,7 +142,7 @@ func (c Config) loadBase(secrets *redactor) (base, []SettingError) {
 	case c.Host != "":
 		return base{config: *clientcmdapi.NewConfig()}, nil
 	default:
-		return c.loadInCluster()
+		return c.loadInCluster(secrets)
 	}
 }
 
@@ -149,9 +160,19 @@ func (c Config) clientConfig(start base) (*rest.Config, error) {
 
 	config.QPS = DefaultQPS
 	config.Burst = DefaultBurst
+	config.Timeout = RequestTimeout
 	if c.UserAgent != "" {
 		config.UserAgent = c.UserAgent
 	}
+	source := start.serverSource
+	if c.Host != "" || source == "" {
+		source = AttributeHost
+	}
+	// Check has rejected a server with user information, so this only guards the messages.
+	server := redactURL(config.Host)
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return &diagnosingTransport{next: next, server: server, source: source}
+	})
 
 	// Building a transport loads the CA bundle and client key pair and creates the exec
 	// plugin's authenticator, but opens no connection.
@@ -224,13 +245,30 @@ func (c Config) hasExplicitCredentials() bool {
 func (c Config) secrets() *redactor {
 	secrets := &redactor{}
 	secrets.add(c.Password, c.Token, c.ClientKey)
-	secrets.add(urlPassword(c.Host), urlPassword(c.ProxyURL))
+	secrets.addURLSecrets(c.Host)
+	secrets.addURLSecrets(c.ProxyURL)
 	if c.Exec != nil {
 		for _, value := range c.Exec.Env {
 			secrets.add(value)
 		}
 	}
 	return secrets
+}
+
+// addRESTSecrets registers the credentials of the built configuration, which include those
+// read from token files, for errors that client-go returns when clients are built.
+func addRESTSecrets(secrets *redactor, config *rest.Config) {
+	secrets.add(config.BearerToken, config.Password, string(config.KeyData))
+	if config.ExecProvider != nil {
+		for _, env := range config.ExecProvider.Env {
+			secrets.add(env.Value)
+		}
+	}
+	if config.AuthProvider != nil {
+		for _, value := range config.AuthProvider.Config {
+			secrets.add(value)
+		}
+	}
 }
 
 func bytesOrNil(s string) []byte {

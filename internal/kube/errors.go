@@ -2,7 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -79,59 +78,4 @@ func (e *UnknownSettingsError) Error() string {
 		"will only be known during apply. Apply the resources that produce those values "+
 		"first (for example with -target), or configure the provider with values known "+
 		"at plan time.", names)
-}
-
-// redactor replaces known credential values in error texts. Messages are built without
-// quoting credentials in the first place, so this is a second line of defence for texts
-// that come from client-go.
-type redactor struct {
-	secrets []string
-}
-
-// minRedactLength skips very short values, because replacing every "a" or "ab" in a message
-// would make it unreadable while hiding nothing that identifies a credential.
-const minRedactLength = 4
-
-func (r *redactor) add(values ...string) {
-	for _, value := range values {
-		value = strings.TrimSpace(value)
-		if len(value) < minRedactLength {
-			continue
-		}
-		r.secrets = append(r.secrets, value)
-		// A PEM key can surface one base64 line at a time, for example in a decoder error.
-		for _, line := range strings.Split(value, "\n") {
-			line = strings.TrimSpace(line)
-			if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
-				r.secrets = append(r.secrets, line)
-			}
-		}
-	}
-}
-
-func (r *redactor) redact(text string) string {
-	// Longest first, so that a secret containing another is replaced as a whole.
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	for _, secret := range r.secrets {
-		text = strings.ReplaceAll(text, secret, "[REDACTED]")
-	}
-	return text
-}
-
-func (r *redactor) redactAll(problems []SettingError) []SettingError {
-	for i := range problems {
-		problems[i].Summary = r.redact(problems[i].Summary)
-		problems[i].Detail = r.redact(problems[i].Detail)
-	}
-	return problems
-}
-
-// redactedError carries only the redacted text of an error from client-go, so that
-// unwrapping cannot reach the original message.
-type redactedError struct {
-	message string
-}
-
-func (e *redactedError) Error() string {
-	return e.message
 }

@@ -1,9 +1,7 @@
 package kube
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,7 +18,7 @@ const inClusterName = "in-cluster"
 // loadInCluster describes the pod's own cluster and service account as a kubeconfig, so the
 // explicit attributes are laid over it with the same rules as over a kubeconfig file. It
 // reads the same environment variables and files as rest.InClusterConfig.
-func (c Config) loadInCluster() (base, []SettingError) {
+func (c Config) loadInCluster(secrets *redactor) (base, []SettingError) {
 	host := os.Getenv("KUBERNETES_SERVICE_HOST")
 	port := os.Getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {
@@ -58,19 +56,28 @@ func (c Config) loadInCluster() (base, []SettingError) {
 		AuthInfo: inClusterName,
 	}
 	config.CurrentContext = inClusterName
-	return base{config: *config}, nil
+
+	problems := c.checkResolved(resolvedSettings{
+		attribute:   AttributeHost,
+		cluster:     cluster,
+		clusterName: "the in-cluster configuration",
+		user:        user,
+		userName:    "the pod's service account",
+	}, secrets)
+	if len(problems) > 0 {
+		return base{}, problems
+	}
+	return base{
+		config: *config,
+		serverSource: "the in-cluster address " +
+			"(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT)",
+	}, nil
 }
 
 func checkTokenFile(path string) *SettingError {
-	file, err := os.Open(path)
+	_, err := readFile(path)
 	if err == nil {
-		_ = file.Close()
 		return nil
-	}
-
-	var pathErr *fs.PathError
-	if errors.As(err, &pathErr) {
-		err = pathErr.Err
 	}
 	return &SettingError{
 		Attribute: AttributeHost,

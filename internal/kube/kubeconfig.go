@@ -23,51 +23,94 @@ func (c Config) pathAttribute() string {
 	return AttributeConfigPaths
 }
 
-// loadKubeconfig reads and merges the kubeconfig files with client-go's loading rules and
-// checks that the context, user and cluster they select exist.
+// kubeconfigFile is one parsed kubeconfig file.
+type kubeconfigFile struct {
+	path   string
+	config *clientcmdapi.Config
+}
+
+// loadKubeconfig reads and merges the kubeconfig files, checks that the context, user and
+// cluster they select exist, and checks the selected cluster and user.
+//
+// The paths follow kubectl's rules for the KUBECONFIG variable: empty elements are skipped,
+// and so are files that do not exist, unless none of the files exists. A single path is
+// different, like kubectl's --kubeconfig flag: its file must exist, so that a mistyped
+// config_path is an error instead of an empty configuration.
 func (c Config) loadKubeconfig(secrets *redactor) (base, []SettingError) {
 	attribute := c.pathAttribute()
 	paths, problems := expandPaths(c.ConfigPaths, attribute)
-	for _, path := range paths {
-		problems = append(problems, checkKubeconfigFile(path, attribute)...)
-	}
 	if len(problems) > 0 {
 		return base{}, problems
 	}
-
-	// ExplicitPath makes client-go fail on a missing file, while Precedence would skip it.
-	// The files were all read above, so the two differ only if one vanished since.
-	rules := &clientcmd.ClientConfigLoadingRules{}
-	if len(paths) == 1 {
-		rules.ExplicitPath = paths[0]
-	} else {
-		rules.Precedence = paths
+	if len(paths) == 0 {
+		return base{}, []SettingError{{
+			Attribute: attribute,
+			Summary:   "Invalid Kubeconfig Path",
+			Detail: "Every kubeconfig path is empty. Set config_path to a kubeconfig file, " +
+				"or remove the empty value.",
+		}}
 	}
-	merged, err := rules.Load()
+
+	files, problems := readKubeconfigs(paths, attribute, secrets)
+	if len(problems) > 0 {
+		return base{}, problems
+	}
+	loaded := make([]string, len(files))
+	for i, file := range files {
+		loaded[i] = file.path
+	}
+	merged, err := mergeKubeconfigs(files)
 	if err != nil {
 		return base{}, []SettingError{{
 			Attribute: attribute,
 			Summary:   "Invalid Kubeconfig File",
-			Detail: fmt.Sprintf("Loading %s failed: %s.", describePaths(paths),
-				withoutQuotedText(err.Error())),
+			Detail: fmt.Sprintf("Loading %s failed: %s.", describePaths(loaded),
+				withoutQuotedText(secrets.redact(err.Error()))),
 		}}
 	}
-	addKubeconfigSecrets(secrets, merged)
 
-	selection := c.selectFrom(merged, describePaths(paths))
+	selection := c.selectFrom(merged, describePaths(loaded))
 	if len(selection.problems) > 0 {
 		return base{}, selection.problems
 	}
 	if c.hasExplicitCredentials() {
 		dropUserCredentials(merged, selection.user)
 	}
-	return base{config: *merged, access: rules, attribute: attribute}, nil
+	problems = c.checkResolved(resolvedSettings{
+		attribute:   attribute,
+		cluster:     merged.Clusters[selection.cluster],
+		clusterName: fmt.Sprintf("cluster %q", selection.cluster),
+		user:        merged.AuthInfos[selection.user],
+		userName:    fmt.Sprintf("user %q", selection.user),
+	}, secrets)
+	if len(problems) > 0 {
+		return base{}, problems
+	}
+
+	// The loading rules are only used to write refreshed auth-provider tokens back to the
+	// file that defines the user, as kubectl does.
+	rules := &clientcmd.ClientConfigLoadingRules{}
+	if len(loaded) == 1 {
+		rules.ExplicitPath = loaded[0]
+	} else {
+		rules.Precedence = loaded
+	}
+	start := base{config: *merged, access: rules, attribute: attribute}
+	if cluster := merged.Clusters[selection.cluster]; cluster != nil {
+		start.serverSource = fmt.Sprintf("the server of cluster %q in kubeconfig file %s",
+			selection.cluster, cluster.LocationOfOrigin)
+	}
+	return start, nil
 }
 
+// expandPaths drops empty paths and expands "~" in the others.
 func expandPaths(paths []string, attribute string) ([]string, []SettingError) {
 	var expanded []string
 	var problems []SettingError
 	for _, path := range paths {
+		if path == "" {
+			continue
+		}
 		result, reason := expandHome(path)
 		if reason != "" {
 			problems = append(problems, SettingError{
@@ -86,8 +129,6 @@ func expandPaths(paths []string, attribute string) ([]string, []SettingError) {
 // rejected rather than guessed at.
 func expandHome(path string) (string, string) {
 	switch {
-	case path == "":
-		return "", "it is empty"
 	case path == "~":
 		return homeDir()
 	case strings.HasPrefix(path, "~/") || strings.HasPrefix(path, `~\`):
@@ -111,33 +152,127 @@ func homeDir() (string, string) {
 	return home, ""
 }
 
-// checkKubeconfigFile reads and decodes one file. Decoder messages can quote the file, and
-// a kubeconfig holds credentials, so quoted text is removed from them.
-func checkKubeconfigFile(path, attribute string) []SettingError {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		var pathErr *fs.PathError
-		if errors.As(err, &pathErr) {
-			err = pathErr.Err
+// readKubeconfigs reads and parses each file once, skipping missing files when there are
+// several paths, and registers the credentials of every file for redaction.
+func readKubeconfigs(
+	paths []string, attribute string, secrets *redactor,
+) ([]kubeconfigFile, []SettingError) {
+	var files []kubeconfigFile
+	var missing []string
+	var problems []SettingError
+	for _, path := range paths {
+		data, err := readFile(path)
+		if err != nil && len(paths) > 1 && errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, path)
+			continue
 		}
-		return []SettingError{{
-			Attribute: attribute,
-			Summary:   "Unreadable Kubeconfig File",
-			Detail: fmt.Sprintf("Cannot read kubeconfig file %s: %v. Check the path and "+
-				"the file's permissions.", path, err),
-		}}
+		if err != nil {
+			problems = append(problems, unreadableKubeconfig(path, attribute, err))
+			continue
+		}
+		config, problem := parseKubeconfig(path, data, attribute, secrets)
+		if problem != nil {
+			problems = append(problems, *problem)
+			continue
+		}
+		addKubeconfigSecrets(secrets, config)
+		files = append(files, kubeconfigFile{path: path, config: config})
 	}
 
-	if _, err := clientcmd.Load(data); err != nil {
-		return []SettingError{{
+	if len(problems) == 0 && len(files) == 0 {
+		problems = append(problems, SettingError{
+			Attribute: attribute,
+			Summary:   "Kubeconfig Files Not Found",
+			Detail: fmt.Sprintf("None of the kubeconfig files exists: %s. Missing files in a "+
+				"list are skipped, as kubectl skips them in KUBECONFIG, but at least one "+
+				"file has to exist.", strings.Join(missing, ", ")),
+		})
+	}
+	return files, problems
+}
+
+func unreadableKubeconfig(path, attribute string, err error) SettingError {
+	advice := "Check the path and the file's permissions."
+	if errors.Is(err, errNotRegularFile) {
+		advice = "Set the path to a kubeconfig file."
+	}
+	return SettingError{
+		Attribute: attribute,
+		Summary:   "Unreadable Kubeconfig File",
+		Detail:    fmt.Sprintf("Cannot read kubeconfig file %s: %v. %s", path, err, advice),
+	}
+}
+
+// decodeKubeconfig is clientcmd.Load. Tests replace it to count how often files are decoded.
+var decodeKubeconfig = clientcmd.Load
+
+// parseKubeconfig decodes one file as clientcmd.LoadFromFile does. Decoder messages can
+// quote the file, and a kubeconfig holds credentials, so quoted text is removed from them.
+func parseKubeconfig(
+	path string, data []byte, attribute string, secrets *redactor,
+) (*clientcmdapi.Config, *SettingError) {
+	config, err := decodeKubeconfig(data)
+	if err != nil {
+		return nil, &SettingError{
 			Attribute: attribute,
 			Summary:   "Invalid Kubeconfig File",
 			Detail: fmt.Sprintf("Kubeconfig file %s cannot be parsed: %s. Its content is "+
 				"not shown because it can contain credentials.", path,
-				withoutQuotedText(err.Error())),
-		}}
+				withoutQuotedText(secrets.redact(err.Error()))),
+		}
 	}
-	return nil
+
+	// LocationOfOrigin lets relative file references resolve next to the file, and lets
+	// client-go write a refreshed auth-provider token back to it.
+	for _, cluster := range config.Clusters {
+		cluster.LocationOfOrigin = path
+	}
+	for _, user := range config.AuthInfos {
+		user.LocationOfOrigin = path
+	}
+	for _, context := range config.Contexts {
+		context.LocationOfOrigin = path
+	}
+	return config, nil
+}
+
+// mergeKubeconfigs merges parsed files with kubectl's rules: the first file that defines a
+// cluster, user, context or extension name provides it whole, and the first file that sets a
+// value such as current-context wins. Relative file references are then resolved against
+// the directory of the file that defines them.
+func mergeKubeconfigs(files []kubeconfigFile) (*clientcmdapi.Config, error) {
+	merged := clientcmdapi.NewConfig()
+	for _, file := range files {
+		config := file.config
+		merged.Clusters = mergeFirst(merged.Clusters, config.Clusters)
+		merged.AuthInfos = mergeFirst(merged.AuthInfos, config.AuthInfos)
+		merged.Contexts = mergeFirst(merged.Contexts, config.Contexts)
+		merged.Extensions = mergeFirst(merged.Extensions, config.Extensions)
+		merged.Preferences.Extensions = mergeFirst(merged.Preferences.Extensions,
+			config.Preferences.Extensions)
+		if merged.CurrentContext == "" {
+			merged.CurrentContext = config.CurrentContext
+		}
+		merged.Preferences.Colors = merged.Preferences.Colors || config.Preferences.Colors
+	}
+	if err := clientcmd.ResolveLocalPaths(merged); err != nil {
+		return nil, err
+	}
+	return merged, nil
+}
+
+// mergeFirst adds the entries of source whose names target does not have yet, and returns
+// target, allocated when it was nil and source is not empty.
+func mergeFirst[T any](target, source map[string]T) map[string]T {
+	for name, value := range source {
+		if target == nil {
+			target = make(map[string]T, len(source))
+		}
+		if _, exists := target[name]; !exists {
+			target[name] = value
+		}
+	}
+	return target
 }
 
 // quotedText matches double-quoted, backquoted and single-quoted text. A single quoted
@@ -155,8 +290,14 @@ func describePaths(paths []string) string {
 	return "kubeconfig files " + strings.Join(paths, ", ")
 }
 
-// addKubeconfigSecrets registers every credential in the kubeconfig for redaction.
+// addKubeconfigSecrets registers every credential in a kubeconfig file for redaction: those
+// of every user, and the user information in the server and proxy-url of every cluster,
+// whether or not the selected context uses them.
 func addKubeconfigSecrets(secrets *redactor, config *clientcmdapi.Config) {
+	for _, cluster := range config.Clusters {
+		secrets.addURLSecrets(cluster.Server)
+		secrets.addURLSecrets(cluster.ProxyURL)
+	}
 	for _, user := range config.AuthInfos {
 		secrets.add(user.Token, user.Password, string(user.ClientKeyData))
 		if user.AuthProvider != nil {
@@ -175,6 +316,7 @@ func addKubeconfigSecrets(secrets *redactor, config *clientcmdapi.Config) {
 // selection is the result of resolving the kubeconfig selectors.
 type selection struct {
 	user     string // name of the kubeconfig user whose credentials are used, or ""
+	cluster  string // name of the kubeconfig cluster, or ""
 	problems []SettingError
 }
 
@@ -198,7 +340,11 @@ func (c Config) selectFrom(config *clientcmdapi.Config, files string) selection 
 
 	user, problems := c.selectUser(config, context, contextName, files)
 	problems = append(problems, c.selectCluster(config, context, contextName, files)...)
-	return selection{user: user, problems: problems}
+	cluster := c.ConfigContextCluster
+	if cluster == "" && context != nil {
+		cluster = context.Cluster
+	}
+	return selection{user: user, cluster: cluster, problems: problems}
 }
 
 func unknownContext(

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -126,4 +127,153 @@ func TestRedactorReplacesSecrets(t *testing.T) {
 	if got != "x [REDACTED] y [REDACTED] z abc" {
 		t.Errorf("redact = %q", got)
 	}
+}
+
+func TestRedactorShortValuesOnlyAsWholeWords(t *testing.T) {
+	secrets := &redactor{}
+	secrets.add("abcd")
+
+	cases := map[string]string{
+		"token abcd rejected":        "token [REDACTED] rejected",
+		`token "abcd"`:               `token "[REDACTED]"`,
+		"u:abcd@proxy":               "u:[REDACTED]@proxy",
+		"abcd":                       "[REDACTED]",
+		"password xxabcdyy is wrong": "password xxabcdyy is wrong",
+		"abcdef and zabcd":           "abcdef and zabcd",
+		"ümlautabcd and abcd1 and é": "ümlautabcd and abcd1 and é",
+	}
+	for text, want := range cases {
+		if got := secrets.redact(text); got != want {
+			t.Errorf("redact(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestRedactorLongValuesAnywhere(t *testing.T) {
+	secrets := &redactor{}
+	secrets.add("abcdefghijkl")
+
+	got := secrets.redact("xxabcdefghijklyy")
+	if got != "xx[REDACTED]yy" {
+		t.Errorf("redact = %q, want the long value replaced inside a word", got)
+	}
+}
+
+func TestRedactorOverlappingValues(t *testing.T) {
+	secrets := &redactor{}
+	secrets.add("abcdefghijklmnop", "mnopqrstuvwxyz12", "REDACTED")
+
+	got := secrets.redact("<abcdefghijklmnopqrstuvwxyz12> and REDACTED")
+	if got != "<[REDACTED]> and [REDACTED]" {
+		t.Errorf("redact = %q, want overlapping values hidden as one", got)
+	}
+}
+
+func TestRedactorLongestFirst(t *testing.T) {
+	secrets := &redactor{}
+	secrets.add("pass", "pass-word-longer")
+
+	got := secrets.redact("pw pass-word-longer and pass")
+	if got != "pw [REDACTED] and [REDACTED]" {
+		t.Errorf("redact = %q", got)
+	}
+}
+
+func TestRedactProblemsLeavesShortValues(t *testing.T) {
+	secrets := &redactor{}
+	secrets.add("host", "a-much-longer-secret")
+
+	problems := secrets.redactProblems([]SettingError{{
+		Summary: "Invalid Host", Detail: "Set host; not a-much-longer-secret.",
+	}})
+	if problems[0].Detail != "Set host; not [REDACTED]." {
+		t.Errorf("Detail = %q, want only the long value replaced", problems[0].Detail)
+	}
+	if problems[0].Summary != "Invalid Host" {
+		t.Errorf("Summary = %q", problems[0].Summary)
+	}
+}
+
+func TestKubeconfigSecretsOfEveryClusterRegistered(t *testing.T) {
+	content := `apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: c
+  cluster:
+    server: https://127.0.0.1:16443
+- name: other
+  cluster:
+    server: "https://srv-user:SERVERSECRETpw-1@127.0.0.2:16443/%zz"
+    proxy-url: "http://proxy-user:PROXYSECRETpw-2@proxy:3128/%zz"
+- name: no-scheme
+  cluster:
+    server: "srv-user:NOSCHEMESECRETpw-3@127.0.0.3:16443"
+users:
+- name: u
+  user:
+    token: TOKENSECRET-4
+contexts:
+- name: c
+  context: {cluster: c, user: u}
+`
+	config, err := decodeKubeconfig([]byte(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := &redactor{}
+	addKubeconfigSecrets(secrets, config)
+
+	text := "a SERVERSECRETpw-1 b PROXYSECRETpw-2 c NOSCHEMESECRETpw-3 d TOKENSECRET-4 " +
+		"e proxy-user:PROXYSECRETpw-2@proxy"
+	got := secrets.redact(text)
+	for _, secret := range []string{"SERVERSECRET", "PROXYSECRET", "NOSCHEMESECRET", "TOKENSECRET"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("redact left %s in %q", secret, got)
+		}
+	}
+}
+
+// TestKubeconfigProxyURLNotQuoted covers a proxy-url that client-go cannot parse, whose
+// password contains the user's token as a substring.
+func TestKubeconfigProxyURLNotQuoted(t *testing.T) {
+	const password = "TOPSECRETabcdpw"
+	path := writeFile(t, t.TempDir(), "config",
+		kubeconfigWithCluster("https://127.0.0.1:16443", "http://u:"+password+"@proxy:3128/%zz"))
+
+	problem := onlyProblem(t, Config{ConfigPaths: []string{path}}.Check(),
+		AttributeConfigPath, "Invalid Proxy URL")
+	requireContains(t, problem.Detail, "proxy-url", `cluster "c"`, path, "percent-encoding",
+		"proxy_url")
+	for _, part := range []string{"TOPSECRET", "abcdpw", "u:"} {
+		if strings.Contains(problem.Detail, part) {
+			t.Errorf("detail contains %q: %s", part, problem.Detail)
+		}
+	}
+
+	// proxy_url replaces the kubeconfig's proxy-url, so the bad one no longer matters.
+	requireNoProblems(t, Config{ConfigPaths: []string{path}, ProxyURL: "http://127.0.0.1:3128"})
+}
+
+// TestClientsBuildErrorRedactsKubeconfigSecrets checks that errors from building clients,
+// after the settings were accepted, hide the kubeconfig's credentials too.
+func TestClientsBuildErrorRedactsKubeconfigSecrets(t *testing.T) {
+	pki := newTestPKI(t)
+	path := writeFile(t, t.TempDir(), "config", primaryKubeconfig(pki))
+	clients := NewClients(Config{ConfigPaths: []string{path}}, "test")
+	if _, err := clients.REST(); err != nil {
+		t.Fatalf("REST() error: %v", err)
+	}
+
+	clients.mu.Lock()
+	err := clients.buildError("test client", errors.New("bad token "+secretKubeToken+
+		" and password "+secretKubePassword))
+	clients.mu.Unlock()
+
+	for _, secret := range []string{secretKubeToken, secretKubePassword} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("build error contains a kubeconfig credential: %v", err)
+		}
+	}
+	requireContains(t, err.Error(), "building the test client failed", "[REDACTED]")
 }
