@@ -26,9 +26,9 @@ var (
 )
 
 // redact removes credentials from text, such as an API error that quotes the object that was
-// sent. It replaces every given credential and its base64 form, longest first so that a short
-// one cannot break up a longer match, then every quoted credential field of a docker config
-// and, when credentials were given, every long base64 run, which could encode them.
+// sent. It replaces every given credential and its base64 form, longest first, so that a short
+// one cannot break up a longer match. Then it replaces every quoted credential field of a
+// docker config and, when credentials were given, every long base64 run.
 func redact(text string, credentials ...string) string {
 	ordered := slices.Clone(credentials)
 	slices.SortFunc(ordered, func(a, b string) int { return len(b) - len(a) })
@@ -49,9 +49,9 @@ func redact(text string, credentials ...string) string {
 	return text
 }
 
-// addAPIError reports a failed cluster call: the summary names the failed operation, detail
-// says which object and what to do, and the API error follows on its own line with the given
-// credentials removed.
+// addAPIError reports a failed cluster call. The summary names the failed operation, the
+// detail names the object and what to do, and the API error follows on its own line without
+// the given credentials.
 func addAPIError(diags *diag.Diagnostics, summary, detail string, err error, credentials ...string) {
 	diags.AddError(summary, detail+"\n\n"+redact(err.Error(), credentials...))
 }

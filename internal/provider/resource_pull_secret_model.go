@@ -539,7 +539,7 @@ func accountNameValues(values []string) []attr.Value {
 const (
 	passwordHashScheme = "pbkdf2-sha256"
 	// passwordHashIterations is the PBKDF2 count for new hashes. A plan checks each
-	// write-only block about twice (in Read and in ModifyPlan), and at the earlier 600,000
+	// write-only block about twice, in Read and in ModifyPlan. At the earlier 600,000,
 	// BenchmarkPasswordHashMatches took 0.2 to 0.4 s per check on a busy 2-core AMD EPYC VM,
 	// so hundreds of blocks added minutes to every plan. At 10,000 a check took about 2 ms
 	// there, comparable to the API call that Read makes anyway. The hash lives only in
