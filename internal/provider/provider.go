@@ -93,6 +93,8 @@ func (p *imagedistProvider) Configure(
 func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewPullSecretResource,
+		NewKubeletImageGCResource,
+		NewRegistryMirrorResource,
 	}
 }
 

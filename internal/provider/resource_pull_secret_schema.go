@@ -53,7 +53,10 @@ func (r *pullSecretResource) Schema(
 			"the data of an immutable Secret.\n\n" +
 			"Import reads the Secret's labels and annotations into state. After import, labels and " +
 			"annotations the configuration does not set are removed on the next apply; add " +
-			"them to the configuration to keep them.\n\n" +
+			"them to the configuration to keep them. Import also sets each block's `server` " +
+			"to the key written in the Secret, such as `https://index.docker.io/v1/`. A " +
+			"configuration that spells the server another way, such as `docker.io`, plans an " +
+			"update that changes only the state, not the Secret.\n\n" +
 			fmt.Sprintf("Destroy unlinks the service accounts, deletes the Secret and waits "+
 				"until it is gone, for at most `timeouts.delete` (default %d minutes). When "+
 				"finalizers hold the Secret longer, the error names them.",

@@ -1,0 +1,224 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeletgc"
+)
+
+func (r *kubeletImageGCResource) Schema(
+	ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse,
+) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Manages the kubelet image garbage collection settings of one " +
+			"OpenShift machine config pool through a `KubeletConfig` " +
+			"(`machineconfiguration.openshift.io/v1`). Only the image GC keys of " +
+			"`spec.kubeletConfig` are managed: keys set by other tools stay as they are.\n\n" +
+			"**Creating, changing or destroying it drains and reboots every node in the " +
+			"pool**, one batch at a time " +
+			"as the pool's `maxUnavailable` allows, because the machine-config operator " +
+			"rewrites the kubelet configuration of each node.\n\n" +
+			"The values are checked at plan time with the kubelet's own rules, because " +
+			"neither the API server nor the machine-config operator checks them and a value " +
+			"the kubelet rejects leaves every node of the pool NotReady after the reboot.\n\n" +
+			fmt.Sprintf("OpenShift merges up to %d KubeletConfigs per pool, and for a key that "+
+				"several set, the one with the highest MachineConfig name suffix wins. Before creating, the provider warns about the "+
+				"other KubeletConfigs for the same pool and fails when the pool already has "+
+				"%d.\n\n", kubeletgc.MaxConfigsPerPool, kubeletgc.MaxConfigsPerPool) +
+			fmt.Sprintf("After create and update, the provider waits for the machine-config "+
+				"operator to accept or reject the KubeletConfig, for at most `timeouts.create` "+
+				"or `timeouts.update` (default %d minutes). With `wait_for_rollout`, it also "+
+				"waits until every machine in the pool runs the new configuration.\n\n",
+				int(kubeletImageGCDefaultTimeout.Minutes())) +
+			"Hosted control planes (HyperShift, ROSA with HCP) do not apply KubeletConfigs " +
+			"created in the hosted cluster: configure the kubelet through the NodePool's " +
+			"`spec.config` in the management cluster instead.\n\n" +
+			"Plain Kubernetes has no KubeletConfig CRD, and apply fails there with an error " +
+			"naming it.",
+		Attributes: kubeletImageGCAttributes(),
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
+		},
+	}
+}
+
+func kubeletImageGCAttributes() map[string]schema.Attribute {
+	attributes := map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The KubeletConfig's name.",
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"name": schema.StringAttribute{
+			Required: true,
+			MarkdownDescription: "The name of the KubeletConfig (cluster-scoped). Changing it " +
+				"replaces the KubeletConfig.",
+			Validators:    []validator.String{dns1123SubdomainValidator()},
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"machine_config_pool": schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "The name of a machine config pool created by OpenShift, such " +
+				"as `worker` or `master`. The KubeletConfig selects it by the label `" +
+				poolLabelPrefix + "<pool>`. Exactly one of `machine_config_pool` and " +
+				"`machine_config_pool_selector` is required.",
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"machine_config_pool_selector": schema.SingleNestedAttribute{
+			Optional: true,
+			MarkdownDescription: "Selects the pools by label, for custom pools. An empty " +
+				"selector is rejected, because the machine-config operator applies a " +
+				"KubeletConfig with an empty selector to no pool.",
+			Attributes: map[string]schema.Attribute{
+				"match_labels": schema.MapAttribute{
+					ElementType: types.StringType,
+					Required:    true,
+					MarkdownDescription: "Labels that a pool must carry, such as `" +
+						poolLabelPrefix + "infra = \"\"`.",
+					Validators: []validator.Map{mapvalidator.SizeAtLeast(1)},
+				},
+			},
+		},
+		"wait_for_rollout": schema.BoolAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  booldefault.StaticBool(false),
+			MarkdownDescription: "Whether create and update also wait until every machine of " +
+				"the selected pools runs the new configuration, and fail when a pool reports " +
+				"Degraded. A rollout reboots each node and takes minutes per node. Defaults " +
+				"to `false`.",
+		},
+	}
+	for name, attribute := range kubeletImageGCSettingAttributes() {
+		attributes[name] = attribute
+	}
+	for name, attribute := range kubeletImageGCStatusAttributes() {
+		attributes[name] = attribute
+	}
+	return attributes
+}
+
+func kubeletImageGCSettingAttributes() map[string]schema.Attribute {
+	int32Range := int64validator.Between(math.MinInt32, math.MaxInt32)
+	return map[string]schema.Attribute{
+		kubeletgc.AttributeHighThresholdPercent: schema.Int64Attribute{
+			Optional: true,
+			MarkdownDescription: fmt.Sprintf("`imageGCHighThresholdPercent`: the disk usage, in "+
+				"percent (0 to 100), above which the kubelet always collects unused images. "+
+				"The kubelet default is %d.", kubeletgc.DefaultHighThresholdPercent),
+			Validators: []validator.Int64{int32Range},
+		},
+		kubeletgc.AttributeLowThresholdPercent: schema.Int64Attribute{
+			Optional: true,
+			MarkdownDescription: fmt.Sprintf("`imageGCLowThresholdPercent`: the disk usage, in "+
+				"percent, down to which image garbage collection frees space. It must be "+
+				"strictly less than `high_threshold_percent`. The kubelet default is %d.",
+				kubeletgc.DefaultLowThresholdPercent),
+			Validators: []validator.Int64{int32Range},
+		},
+		kubeletgc.AttributeMinimumGCAge: schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: fmt.Sprintf("`imageMinimumGCAge`: the minimum age of an unused "+
+				"image before it is collected, as a Go duration such as `90s` or `2m`. "+
+				"Durations compare by value, so `90s` and `1m30s` are no change. The "+
+				"kubelet default is `%s`.", kubeletgc.DefaultMinimumGCAge),
+		},
+		kubeletgc.AttributeMaximumGCAge: schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "`imageMaximumGCAge`: the age after which an unused image is " +
+				"collected whatever the disk usage, as a Go duration. It must be greater than " +
+				"`minimum_gc_age` unless it is `0s`, which turns age-based collection off (the " +
+				"kubelet default).",
+		},
+		kubeletgc.AttributeNodeStatusMaxImages: schema.Int64Attribute{
+			Optional: true,
+			MarkdownDescription: fmt.Sprintf("`nodeStatusMaxImages`: the maximum number of "+
+				"images each node reports in `status.images`, which bounds what "+
+				"`imagedist_node_images` can see. `-1` means no limit. The kubelet default "+
+				"is %d.", kubeletgc.DefaultNodeStatusMaxImages),
+			Validators: []validator.Int64{int32Range},
+		},
+	}
+}
+
+func kubeletImageGCStatusAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"verdict": schema.StringAttribute{
+			Computed: true,
+			MarkdownDescription: fmt.Sprintf("The machine-config operator's verdict on the "+
+				"KubeletConfig: `%s`, `%s` or `%s`.", kubeletgc.ConfigAccepted,
+				kubeletgc.ConfigFailed, kubeletgc.ConfigPending),
+		},
+		"verdict_message": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The message of the operator's last condition.",
+		},
+		"rendered_machine_configs": schema.MapAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The MachineConfig that the operator renders for each selected " +
+				"pool, by pool name, such as `99-worker-generated-kubelet`.",
+		},
+		"pool_rollout": schema.MapAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The rollout state of each selected pool, by pool name, as " +
+				"read at the last refresh, such as " +
+				"`done: machine config pool worker: 3 of 3 machines updated, 3 ready, 0 " +
+				"unavailable`.",
+		},
+	}
+}
+
+func (r *kubeletImageGCResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(
+			path.MatchRoot("machine_config_pool"),
+			path.MatchRoot("machine_config_pool_selector"),
+		),
+	}
+}
+
+// ValidateConfig applies the kubelet's rules (kubeletgc) to the configured values, so a value
+// that would stop the kubelet fails at plan time on the attribute at fault.
+func (r *kubeletImageGCResource) ValidateConfig(
+	ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse,
+) {
+	var config kubeletImageGCModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	settings, known := config.settings()
+	if known {
+		for _, problem := range settings.Validate() {
+			resp.Diagnostics.AddAttributeError(path.Root(problem.Attribute), problem.Summary,
+				problem.Detail)
+		}
+	}
+
+	selector, known := config.poolSelector(ctx)
+	if known && selector != nil {
+		for _, problem := range kubeletgc.ValidateSelector(selector) {
+			resp.Diagnostics.AddAttributeError(path.Root(problem.Attribute), problem.Summary,
+				problem.Detail)
+		}
+	}
+}
