@@ -243,13 +243,14 @@ func (r *kubeletImageGCResource) dynamic(diags *diag.Diagnostics) dynamic.Interf
 func (r *kubeletImageGCResource) waitAndFlatten(ctx context.Context, client dynamic.Interface,
 	plan *kubeletImageGCModel, before *mcfgv1.KubeletConfigCondition, timeout time.Duration,
 	diags *diag.Diagnostics) {
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The requests keep ctx without the wait's deadline: a request near a context deadline
+	// fails inside client-go's rate limiter with an error that no longer says "timed out".
+	deadline := time.Now().Add(timeout)
 
 	name := plan.Name.ValueString()
-	config, err := waitForVerdict(waitCtx, client, name, before)
+	config, err := waitForVerdict(ctx, deadline, client, name, before)
 	if err == nil && plan.WaitForRollout.ValueBool() {
-		err = waitForRollout(waitCtx, client, config)
+		err = waitForRollout(ctx, deadline, client, config)
 	}
 	if err != nil {
 		addWaitError(diags, name, timeout, err)
@@ -442,11 +443,11 @@ var errOperatorRejected = errors.New("rejected")
 // waitForVerdict waits until the operator has reported on the KubeletConfig's current
 // generation and returns the KubeletConfig once accepted. before is the last condition before
 // the change, or nil for a new KubeletConfig.
-func waitForVerdict(ctx context.Context, client dynamic.Interface, name string,
-	before *mcfgv1.KubeletConfigCondition) (*mcfgv1.KubeletConfig, error) {
+func waitForVerdict(ctx context.Context, deadline time.Time, client dynamic.Interface,
+	name string, before *mcfgv1.KubeletConfigCondition) (*mcfgv1.KubeletConfig, error) {
 	var config *mcfgv1.KubeletConfig
 	message := "the machine-config operator has not reported a condition yet"
-	err := pollKubeletImageGC(ctx, func() (bool, error) {
+	err := pollKubeletImageGC(ctx, deadline, func() (bool, error) {
 		object, err := client.Resource(kubeletConfigGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -509,10 +510,10 @@ func lastCondition(object *unstructured.Unstructured) (*mcfgv1.KubeletConfigCond
 
 // waitForRollout waits until every pool that config selects runs the MachineConfig rendered
 // from it, with all machines updated.
-func waitForRollout(ctx context.Context, client dynamic.Interface,
+func waitForRollout(ctx context.Context, deadline time.Time, client dynamic.Interface,
 	config *mcfgv1.KubeletConfig) error {
 	message := "no pool read yet"
-	err := pollKubeletImageGC(ctx, func() (bool, error) {
+	err := pollKubeletImageGC(ctx, deadline, func() (bool, error) {
 		pools, err := listPools(ctx, client)
 		if err != nil {
 			return false, err
@@ -547,10 +548,14 @@ func waitForRollout(ctx context.Context, client dynamic.Interface,
 }
 
 // pollKubeletImageGC calls check at once and then every kubeletImageGCPollInterval until it
-// returns true or an error, or ctx ends.
-func pollKubeletImageGC(ctx context.Context, check func() (bool, error)) error {
+// returns true or an error, ctx ends, or deadline passes, which returns
+// context.DeadlineExceeded.
+func pollKubeletImageGC(ctx context.Context, deadline time.Time,
+	check func() (bool, error)) error {
 	ticker := time.NewTicker(kubeletImageGCPollInterval)
 	defer ticker.Stop()
+	expired := time.NewTimer(time.Until(deadline))
+	defer expired.Stop()
 	for {
 		done, err := check()
 		if err != nil || done {
@@ -559,6 +564,8 @@ func pollKubeletImageGC(ctx context.Context, check func() (bool, error)) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-expired.C:
+			return context.DeadlineExceeded
 		case <-ticker.C:
 		}
 	}

@@ -629,13 +629,29 @@ func TestKubeletImageGCMissingCRD(t *testing.T) {
 	}
 }
 
+func TestPollKubeletImageGCDeadline(t *testing.T) {
+	calls := 0
+	err := pollKubeletImageGC(context.Background(), time.Now().Add(100*time.Millisecond),
+		func() (bool, error) {
+			calls++
+			return false, nil
+		})
+
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error = %v, want context.DeadlineExceeded", err)
+	}
+	if calls < 1 {
+		t.Errorf("check called %d times, want at least once", calls)
+	}
+}
+
 func TestPollKubeletImageGCHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	calls := 0
 
 	start := time.Now()
-	err := pollKubeletImageGC(ctx, func() (bool, error) {
+	err := pollKubeletImageGC(ctx, time.Now().Add(time.Hour), func() (bool, error) {
 		calls++
 		return false, nil
 	})
