@@ -50,12 +50,21 @@ func (c Conflict) Detail() string {
 	if len(own) > 0 {
 		ours = strings.Join(own, " and ")
 	}
-	return fmt.Sprintf("mirror[%d].source %q has mirror_source_policy %s in %s, but %s sets %s "+
-		"for the same source. The machine-config operator rejects different policies for one "+
-		"source and stops updating registries.conf on every node. Use the same policy in both, "+
-		"or remove the rule from one of them.",
+	detail := fmt.Sprintf("mirror[%d].source %q has mirror_source_policy %s in %s, but %s sets "+
+		"%s for the same source. The machine-config operator rejects different policies for "+
+		"one source and stops updating registries.conf on every node. Use the same policy in "+
+		"both, or remove the rule from one of them.",
 		c.Rule, c.Source, describePolicy(c.Policy, ""), ours,
 		c.Object, describePolicy(c.ObjectPolicy, c.Object.Kind))
+	if c.Object.Kind != KindImageContentSourcePolicy {
+		// Two resources of one configuration each see the other's object on the cluster, so
+		// fixing one of them still fails the other's plan until the fix is applied.
+		detail += " If the other object belongs to another resource of this configuration, " +
+			"change the policy of one of the two and apply that resource alone first " +
+			"(terraform apply -target=ADDRESS), because until then the other resource's " +
+			"plan still sees the old policy on the cluster."
+	}
+	return detail
 }
 
 // Error formats the conflict as one line.

@@ -199,6 +199,7 @@ func TestConflictDetail(t *testing.T) {
 		`mirror[0].source "quay.io/ns"`,
 		"NeverContactSource in ImageDigestMirrorSet/ours and ImageTagMirrorSet/ours",
 		"ImageDigestMirrorSet/theirs sets unset (treated as AllowContactingSource)",
+		"apply that resource alone first (terraform apply -target=ADDRESS)",
 	} {
 		if !strings.Contains(c.Detail(), want) {
 			t.Errorf("Detail = %q, expected it to contain %q", c.Detail(), want)
@@ -219,5 +220,9 @@ func TestConflictDetail(t *testing.T) {
 		if !strings.Contains(conflicts[0].Detail(), want) {
 			t.Errorf("Detail = %q, expected it to contain %q", conflicts[0].Detail(), want)
 		}
+	}
+	if strings.Contains(conflicts[0].Detail(), "-target") {
+		t.Errorf("Detail = %q, which suggests -target for an ImageContentSourcePolicy, "+
+			"which no resource of this provider manages", conflicts[0].Detail())
 	}
 }

@@ -168,7 +168,9 @@ type Observed struct {
 	// follows the ImageDigestMirrorSet, so a caller that compares only Rules misses the drift.
 	TagRulesDiffer bool
 	// Labels are the labels of the ImageDigestMirrorSet, or of the ImageTagMirrorSet when only
-	// that object exists, including labels that other clients set.
+	// that object exists, including labels that other clients set. When both exist, they are
+	// the labels that both carry with the same value, so that a label edited or removed on
+	// either object is missing and shows as drift.
 	Labels map[string]string
 }
 
@@ -209,8 +211,19 @@ func FromObjects(
 		Rules:          rules,
 		TagRules:       tagRules,
 		TagRulesDiffer: !slices.EqualFunc(rules, tagRules, equalRule),
-		Labels:         maps.Clone(digestSet.Labels),
+		Labels:         commonLabels(digestSet.Labels, tagSet.Labels),
 	}, nil
+}
+
+// commonLabels returns the labels that a and b both carry with the same value.
+func commonLabels(a, b map[string]string) map[string]string {
+	common := map[string]string{}
+	for key, value := range a {
+		if other, ok := b[key]; ok && other == value {
+			common[key] = value
+		}
+	}
+	return common
 }
 
 func rulesFromDigestSet(set *configv1.ImageDigestMirrorSet) []Rule {

@@ -194,6 +194,25 @@ func TestFromObjectsDivergedTagSet(t *testing.T) {
 	}
 }
 
+// With both objects, a label edited or removed on either one is left out of Labels.
+func TestFromObjectsLabelsOfBothSets(t *testing.T) {
+	labels := map[string]string{"team": "platform", "tier": "infra", "env": "prod"}
+	rendered, err := Render("mirrors", PullTypeBoth, sampleRules, labels)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	rendered.TagMirrorSet.Labels["team"] = "other"
+	delete(rendered.DigestMirrorSet.Labels, "tier")
+
+	observed, err := FromObjects(rendered.DigestMirrorSet, rendered.TagMirrorSet)
+	if err != nil {
+		t.Fatalf("FromObjects: %v", err)
+	}
+	if want := map[string]string{"env": "prod"}; !reflect.DeepEqual(observed.Labels, want) {
+		t.Errorf("Labels = %v, want %v", observed.Labels, want)
+	}
+}
+
 func TestFromObjectsErrors(t *testing.T) {
 	if _, err := FromObjects(nil, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("FromObjects(nil, nil) error = %v, expected ErrNotFound", err)

@@ -118,16 +118,24 @@ func (r *registryMirrorResource) checkConflicts(ctx context.Context, plan,
 		return
 	}
 
-	name := plan.Name.ValueString()
-	own := mirrors.OwnObjects(name, plan.PullType.ValueString())
+	// Only the objects in prior state are this resource's own. An object that merely has the
+	// planned name may belong to someone else, so it is checked like any other.
+	var managed []mirrors.ObjectRef
 	if !state.Name.IsNull() {
-		own = append(own, mirrors.OwnObjects(state.Name.ValueString(),
-			state.PullType.ValueString())...)
+		managed = mirrors.OwnObjects(state.Name.ValueString(), state.PullType.ValueString())
 	}
-	for _, conflict := range mirrors.Conflicts(rules, own, existing) {
+	planned := mirrors.OwnObjects(plan.Name.ValueString(), plan.PullType.ValueString())
+	for _, conflict := range mirrors.Conflicts(rules, managed, existing) {
+		conflict.Own = planned
+		detail := conflict.Detail()
+		if slices.Contains(planned, conflict.Object) {
+			detail += fmt.Sprintf(" %s is not managed by this resource but already has its "+
+				"name; import it with terraform import, or choose another name.",
+				conflict.Object)
+		}
 		diags.AddAttributeError(
 			path.Root("mirror").AtListIndex(conflict.Rule).AtName(mirrors.FieldPolicy),
-			conflict.Summary(), conflict.Detail())
+			conflict.Summary(), detail)
 	}
 }
 
@@ -165,7 +173,7 @@ func (r *registryMirrorResource) Create(
 	}
 
 	r.writeObjects(ctx, client, plan, registryMirrorModel{Labels: types.MapNull(
-		types.StringType)}, &resp.Diagnostics)
+		types.StringType)}, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -173,9 +181,11 @@ func (r *registryMirrorResource) Create(
 }
 
 // writeObjects checks that the cluster serves the planned kinds, then creates or updates
-// each object. state is the prior state, for the labels it managed.
+// each object. state is the prior state, for the labels it managed. managed lists the objects
+// that the resource already manages: those it updates, and every other one it creates and
+// fails on when one of that name exists.
 func (r *registryMirrorResource) writeObjects(ctx context.Context, client dynamic.Interface,
-	plan, state registryMirrorModel, diags *diag.Diagnostics) {
+	plan, state registryMirrorModel, managed []mirrors.ObjectRef, diags *diag.Diagnostics) {
 	name, pullType := plan.Name.ValueString(), plan.PullType.ValueString()
 	blocks, blockDiags := mirrorBlocks(ctx, plan.Mirror)
 	diags.Append(blockDiags...)
@@ -192,17 +202,39 @@ func (r *registryMirrorResource) writeObjects(ctx context.Context, client dynami
 		return
 	}
 
+	// Objects created here are deleted again when a later write fails, because the failed
+	// apply records no state that would let a later destroy find them.
+	var created []mirrors.ObjectRef
+	undo := func() {
+		for _, ref := range created {
+			deleteMirrorSet(ctx, client, ref, diags)
+		}
+	}
 	for _, ref := range mirrors.OwnObjects(name, pullType) {
 		labels := func(current map[string]string) map[string]string {
 			return mergeLabels(current, state.Labels, plan.Labels)
 		}
 		tflog.Debug(ctx, "Writing mirror set", map[string]any{"kind": ref.Kind, "name": name})
-		if err := writeMirrorObject(ctx, client, objects[ref.Kind], labels); err != nil {
+		create := !slices.Contains(managed, ref)
+		err := writeMirrorObject(ctx, client, objects[ref.Kind], create, labels)
+		if errors.Is(err, errMirrorSetExists) {
+			diags.AddError("Mirror Set Already Exists", fmt.Sprintf("%s %s already exists; "+
+				"import it with terraform import, or choose another name. The provider does "+
+				"not take over an object that it did not create, so the object is unchanged.",
+				ref.Kind, name))
+			undo()
+			return
+		}
+		if err != nil {
+			undo()
 			addAPIError(diags, "Unable to Write Mirror Set",
 				failureDetail(fmt.Sprintf("Creating or updating %s failed. Check the message "+
 					"below and the provider's permissions for %s.", ref,
 					mirrorCRDName(ref.Kind)), mirrorObject(ref), err), err)
 			return
+		}
+		if create {
+			created = append(created, ref)
 		}
 		tflog.Info(ctx, "Wrote mirror set", map[string]any{"kind": ref.Kind, "name": name})
 	}
@@ -290,7 +322,7 @@ func (r *registryMirrorResource) Read(
 func flattenRegistryMirror(ctx context.Context, state *registryMirrorModel,
 	observed mirrors.Observed, imported bool) diag.Diagnostics {
 	priorBlocks, diags := mirrorBlocks(ctx, state.Mirror)
-	rules := observedRules(observed, rulesFromBlocks(priorBlocks))
+	rules := observedRules(observed)
 	list, listDiags := mirrorBlockList(ctx, blocksFromRules(rules, priorBlocks))
 	diags.Append(listDiags...)
 
@@ -314,7 +346,8 @@ func (r *registryMirrorResource) Update(
 		return
 	}
 
-	r.writeObjects(ctx, client, plan, state, &resp.Diagnostics)
+	r.writeObjects(ctx, client, plan, state, mirrors.OwnObjects(state.Name.ValueString(),
+		state.PullType.ValueString()), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -154,18 +154,20 @@ func mergeLabels(current map[string]string, prior, planned types.Map) map[string
 	return merged
 }
 
-// observedRules picks the rules to record from what FromObjects read. When both objects
-// exist but were edited apart, the digest set's rules are used unless they still equal the
-// prior state, so that a change to either object shows as drift.
-func observedRules(observed mirrors.Observed, prior []mirrors.Rule) []mirrors.Rule {
-	if observed.TagRulesDiffer && slices.EqualFunc(observed.Rules, prior, sameRuleValues) {
-		return observed.TagRules
+// observedRules picks the rules to record from what FromObjects read. It depends only on the
+// cluster, so repeated refreshes record the same rules. When both objects exist but were
+// edited apart, it records the digest set's rules followed by the tag set's, which differs
+// from either set alone, so the plan shows drift whichever object was edited and the apply
+// rewrites both. When one of them has no rules, that concatenation would equal the other, so
+// no rules are recorded instead, because a configuration always has at least one.
+func observedRules(observed mirrors.Observed) []mirrors.Rule {
+	if !observed.TagRulesDiffer {
+		return observed.Rules
 	}
-	return observed.Rules
-}
-
-func sameRuleValues(a, b mirrors.Rule) bool {
-	return a.Source == b.Source && a.Policy == b.Policy && slices.Equal(a.Mirrors, b.Mirrors)
+	if len(observed.Rules) == 0 || len(observed.TagRules) == 0 {
+		return []mirrors.Rule{}
+	}
+	return slices.Concat(observed.Rules, observed.TagRules)
 }
 
 // ruleProblemPath converts a mirrors.Problem to the attribute path of the value to blame.

@@ -142,18 +142,32 @@ func TestRegistryMirrorMergeLabels(t *testing.T) {
 	}
 }
 
+// The rules recorded for diverged objects differ from both objects' rules, so the plan shows
+// drift whichever object was edited, and they do not depend on prior state.
 func TestRegistryMirrorObservedRules(t *testing.T) {
 	digest := []mirrors.Rule{{Source: "quay.io", Mirrors: []string{"m.io"}}}
 	tag := []mirrors.Rule{{Source: "quay.io", Mirrors: []string{"other.io"}}}
 	observed := mirrors.Observed{PullType: mirrors.PullTypeBoth, Rules: digest,
 		TagRules: tag, TagRulesDiffer: true}
 
-	if got := observedRules(observed, digest); !reflect.DeepEqual(got, tag) {
-		t.Errorf("with the digest set unchanged, rules = %v, want the tag set's %v", got, tag)
+	got := observedRules(observed)
+	if reflect.DeepEqual(got, digest) || reflect.DeepEqual(got, tag) {
+		t.Errorf("diverged rules = %v, want a value that differs from both sets", got)
 	}
-	if got := observedRules(observed, tag); !reflect.DeepEqual(got, digest) {
-		t.Errorf("with the digest set changed, rules = %v, want the digest set's %v", got,
-			digest)
+	if want := slices.Concat(digest, tag); !reflect.DeepEqual(got, want) {
+		t.Errorf("diverged rules = %v, want %v", got, want)
+	}
+	if again := observedRules(observed); !reflect.DeepEqual(again, got) {
+		t.Errorf("second read = %v, first = %v, want the same", again, got)
+	}
+
+	observed.TagRules = nil
+	if got := observedRules(observed); len(got) != 0 {
+		t.Errorf("with an empty tag set, rules = %v, want none", got)
+	}
+	same := mirrors.Observed{PullType: mirrors.PullTypeBoth, Rules: digest, TagRules: digest}
+	if got := observedRules(same); !reflect.DeepEqual(got, digest) {
+		t.Errorf("equal sets give %v, want %v", got, digest)
 	}
 }
 

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -166,13 +167,29 @@ func renderedObjects(rendered mirrors.Rendered) (map[string]*unstructured.Unstru
 	return objects, nil
 }
 
-// writeMirrorObject creates the object, or replaces the spec of an existing one, repeating the
-// read-modify-write on a conflict. labels maps the object's current labels (nil on create) to
-// the labels to write.
+// errMirrorSetExists is returned by writeMirrorObject when it must create an object whose
+// name is already taken on the cluster.
+var errMirrorSetExists = errors.New("mirror set already exists")
+
+// writeMirrorObject creates the object when create is set, failing with errMirrorSetExists
+// when one of that name exists, because adopting it would overwrite and later delete an
+// object that someone else made. Otherwise it replaces the spec of the existing object, or
+// creates it again when it is gone, repeating the read-modify-write on a conflict. labels maps
+// the object's current labels (nil on create) to the labels to write.
 func writeMirrorObject(ctx context.Context, client dynamic.Interface,
-	desired *unstructured.Unstructured, labels func(map[string]string) map[string]string,
+	desired *unstructured.Unstructured, create bool,
+	labels func(map[string]string) map[string]string,
 ) error {
 	resource := client.Resource(mirrorKindResource(desired.GetKind()))
+	if create {
+		created := desired.DeepCopy()
+		created.SetLabels(labels(nil))
+		_, err := resource.Create(ctx, created, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return errMirrorSetExists
+		}
+		return err
+	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current, err := resource.Get(ctx, desired.GetName(), metav1.GetOptions{})
 		if kubeerrors.IsObjectNotFound(err, mirrorKindResource(desired.GetKind()).GroupResource(),

@@ -36,7 +36,12 @@ func (r *registryMirrorResource) Schema(
 			"objects already on the cluster and rejects a rule whose " +
 			"`mirror_source_policy` differs from theirs for the same source, naming both " +
 			"objects, because the machine-config operator then stops updating " +
-			"registries.conf on every node.\n\n" +
+			"registries.conf on every node. The check sees only objects already on the " +
+			"cluster, so two resources of one configuration with the same source are " +
+			"checked on the next plan. The error then says how to resolve it.\n\n" +
+			"Create never takes over an object of the same name that exists already, nor " +
+			"does a `pull_type` change to `both`: the apply fails and leaves that object " +
+			"as it is. Import it with `terraform import`, or choose another name.\n\n" +
 			"**Node drains.** The machine-config operator renders these objects into " +
 			"`/etc/containers/registries.conf` on every node. Creating or changing tag " +
 			"mirrors (`pull_type` `tag` or `both`) drains and reboots every node of each " +
@@ -47,7 +52,12 @@ func (r *registryMirrorResource) Schema(
 			"to drain. Mirror order is kept exactly as written.\n\n" +
 			"If the objects are deleted outside Terraform, the next plan creates them. " +
 			"Changes to the rules, their order or policies made outside Terraform show " +
-			"as drift. On a cluster without the mirror set CRDs (plain Kubernetes), " +
+			"as drift. With `pull_type` `both`, when the two objects' rules differ, the " +
+			"state holds the `ImageDigestMirrorSet`'s rules followed by the " +
+			"`ImageTagMirrorSet`'s (or no rules when one of them has none), so the plan " +
+			"shows drift and the apply rewrites both. A label managed by this resource " +
+			"shows as drift unless both objects carry it with the configured value. On a " +
+			"cluster without the mirror set CRDs (plain Kubernetes), " +
 			"plans still work and apply fails with an error naming the missing CRD.",
 		Attributes: registryMirrorAttributes(),
 		Blocks: map[string]schema.Block{

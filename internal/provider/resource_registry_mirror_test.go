@@ -639,3 +639,221 @@ provider "imagedist" {
 		},
 	})
 }
+
+// handMade creates an object of kind with the test's name outside Terraform, as another team
+// would, and returns a check that it is unchanged. The object is deleted after the test.
+func (c *registryMirrorCluster) handMade(kind, policy string) func() error {
+	c.t.Helper()
+	field := "imageDigestMirrors"
+	if kind == mirrors.KindImageTagMirrorSet {
+		field = "imageTagMirrors"
+	}
+	object := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "config.openshift.io/v1",
+		"kind":       kind,
+		"metadata": map[string]any{"name": c.name,
+			"labels": map[string]any{"owner": "other-team"}},
+		"spec": map[string]any{field: []any{map[string]any{
+			"source":             c.source,
+			"mirrors":            []any{"handmade.example.com/q"},
+			"mirrorSourcePolicy": policy,
+		}}},
+	}}
+	resources := c.client.Resource(mirrorKindResource(kind))
+	created, err := resources.Create(context.Background(), object, metav1.CreateOptions{})
+	if err != nil {
+		c.t.Fatalf("creating the hand-made %s: %v", kind, err)
+	}
+	c.t.Cleanup(func() {
+		_ = resources.Delete(context.Background(), c.name, metav1.DeleteOptions{})
+	})
+	return func() error {
+		current, err := c.object(kind)
+		if err != nil {
+			return err
+		}
+		if current == nil {
+			return fmt.Errorf("the hand-made %s %s was deleted", kind, c.name)
+		}
+		if current.GetResourceVersion() != created.GetResourceVersion() {
+			return fmt.Errorf("the hand-made %s %s was changed: spec %v, labels %v", kind,
+				c.name, current.Object["spec"], current.GetLabels())
+		}
+		return nil
+	}
+}
+
+// An object of the resource's name that someone else made is never adopted: create fails and
+// leaves it as it was, and the conflict check treats it as any other object.
+func TestAccRegistryMirrorExistingObject(t *testing.T) {
+	cluster := newRegistryMirrorCluster(t)
+	unchanged := cluster.handMade(mirrors.KindImageDigestMirrorSet,
+		mirrors.PolicyNeverContactSource)
+	body := func(policy string) string {
+		return cluster.config(fmt.Sprintf(`
+  mirror {
+    source               = %q
+    mirrors              = ["a.example.com/q"]
+    mirror_source_policy = %q
+  }
+`, cluster.source, policy))
+	}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             func(*terraform.State) error { return unchanged() },
+		Steps: []resource.TestStep{
+			{
+				Config:             body(mirrors.PolicyAllowContactingSource),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ExpectError: regexp.MustCompile(`(?s)Conflicting Mirror Source Policy.*` +
+					`but\s+ImageDigestMirrorSet/` + regexp.QuoteMeta(cluster.name) +
+					`.*not\s+managed\s+by\s+this\s+resource`),
+			},
+			{
+				Config: body(mirrors.PolicyNeverContactSource),
+				ExpectError: regexp.MustCompile(`(?s)Mirror Set Already Exists.*` +
+					`ImageDigestMirrorSet\s+` + regexp.QuoteMeta(cluster.name) +
+					`\s+already\s+exists;\s+import\s+it\s+with\s+terraform\s+import,\s+` +
+					`or\s+choose\s+another\s+name`),
+			},
+		},
+	})
+}
+
+// A pull_type change to "both" does not take over a hand-made ImageTagMirrorSet.
+func TestAccRegistryMirrorExistingObjectOnPullTypeChange(t *testing.T) {
+	cluster := newRegistryMirrorCluster(t)
+	body := func(pullType string) string {
+		return cluster.config(fmt.Sprintf(`
+  pull_type = %q
+  mirror {
+    source               = %q
+    mirrors              = ["a.example.com/q"]
+    mirror_source_policy = "NeverContactSource"
+  }
+`, pullType, cluster.source))
+	}
+	var unchanged func() error
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if err := cluster.checkAbsent(mirrors.KindImageDigestMirrorSet)(nil); err != nil {
+				return err
+			}
+			return unchanged()
+		},
+		Steps: []resource.TestStep{
+			{Config: body(mirrors.PullTypeDigest)},
+			{
+				PreConfig: func() {
+					unchanged = cluster.handMade(mirrors.KindImageTagMirrorSet,
+						mirrors.PolicyNeverContactSource)
+				},
+				Config: body(mirrors.PullTypeBoth),
+				ExpectError: regexp.MustCompile(`(?s)Mirror Set Already Exists.*` +
+					`ImageTagMirrorSet\s+` + regexp.QuoteMeta(cluster.name) + `\s+already\s+exists`),
+			},
+			{
+				Config: body(mirrors.PullTypeDigest),
+				Check: resource.ComposeTestCheckFunc(
+					func(*terraform.State) error { return unchanged() },
+					cluster.checkRules(mirrors.KindImageDigestMirrorSet, []mirrors.Rule{{
+						Source: cluster.source, Mirrors: []string{"a.example.com/q"},
+						Policy: mirrors.PolicyNeverContactSource,
+					}}),
+				),
+			},
+		},
+	})
+}
+
+// With pull_type "both", an edit to either object shows as drift on every refresh, the state
+// is the same on repeated refreshes, and an apply rewrites both objects.
+func TestAccRegistryMirrorBothDrift(t *testing.T) {
+	cluster := newRegistryMirrorCluster(t)
+	config := cluster.config(fmt.Sprintf(`
+  pull_type = "both"
+  labels = {
+    team = "platform"
+  }
+  mirror {
+    source  = %q
+    mirrors = ["a.example.com/q", "b.example.com/q"]
+  }
+`, cluster.source))
+	want := []mirrors.Rule{{Source: cluster.source,
+		Mirrors: []string{"a.example.com/q", "b.example.com/q"}}}
+	var refreshed map[string]string
+	recordState := func(state *terraform.State) error {
+		refreshed = state.RootModule().Resources[registryMirrorAddress].Primary.Attributes
+		return nil
+	}
+	sameState := func(state *terraform.State) error {
+		got := state.RootModule().Resources[registryMirrorAddress].Primary.Attributes
+		if fmt.Sprint(got) != fmt.Sprint(refreshed) {
+			return fmt.Errorf("second refresh gave %v, first gave %v", got, refreshed)
+		}
+		return nil
+	}
+	repaired := resource.ConfigPlanChecks{
+		PreApply: []plancheck.PlanCheck{
+			plancheck.ExpectResourceAction(registryMirrorAddress,
+				plancheck.ResourceActionUpdate),
+		},
+		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	}
+	bothRepaired := resource.ComposeTestCheckFunc(
+		cluster.checkRules(mirrors.KindImageDigestMirrorSet, want),
+		cluster.checkRules(mirrors.KindImageTagMirrorSet, want),
+	)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					cluster.edit(mirrors.KindImageDigestMirrorSet, func(rule map[string]any) {
+						rule["mirrors"] = []any{"c.example.com/q"}
+					})
+				},
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true,
+				Check:              recordState,
+			},
+			{RefreshState: true, ExpectNonEmptyPlan: true, Check: sameState},
+			{Config: config, ConfigPlanChecks: repaired, Check: bothRepaired},
+			{
+				// A label changed on the ImageTagMirrorSet only.
+				PreConfig: func() {
+					object, err := cluster.object(mirrors.KindImageTagMirrorSet)
+					if err != nil || object == nil {
+						t.Fatalf("reading the ImageTagMirrorSet: %v", err)
+					}
+					object.SetLabels(map[string]string{"team": "edited"})
+					_, err = cluster.client.Resource(tagMirrorSetsResource).Update(
+						context.Background(), object, metav1.UpdateOptions{})
+					if err != nil {
+						t.Fatalf("updating the ImageTagMirrorSet: %v", err)
+					}
+				},
+				Config:           config,
+				ConfigPlanChecks: repaired,
+				Check: func(*terraform.State) error {
+					object, err := cluster.object(mirrors.KindImageTagMirrorSet)
+					if err != nil {
+						return err
+					}
+					if got := object.GetLabels()["team"]; got != "platform" {
+						return fmt.Errorf("ImageTagMirrorSet label team = %q, want platform", got)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
