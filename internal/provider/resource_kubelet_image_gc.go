@@ -32,6 +32,7 @@ var (
 	_ resource.ResourceWithConfigValidators = &kubeletImageGCResource{}
 	_ resource.ResourceWithValidateConfig   = &kubeletImageGCResource{}
 	_ resource.ResourceWithImportState      = &kubeletImageGCResource{}
+	_ resource.ResourceWithModifyPlan       = &kubeletImageGCResource{}
 )
 
 // kubeletImageGCDefaultTimeout bounds create and update. Accepting a KubeletConfig takes the
@@ -99,6 +100,11 @@ func (r *kubeletImageGCResource) Create(
 		return
 	}
 
+	baseline := r.rolloutBaseline(ctx, client, plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
 	tflog.Debug(ctx, "Creating KubeletConfig", map[string]any{"name": name})
 	_, err := client.Resource(kubeletConfigGVR).Create(ctx,
 		newKubeletConfig(name, selector, settings), metav1.CreateOptions{})
@@ -110,7 +116,8 @@ func (r *kubeletImageGCResource) Create(
 	// Saving the state before the wait keeps the KubeletConfig in state, marked tainted,
 	// when the wait fails.
 	plan.ID = plan.Name
-	r.waitAndFlatten(ctx, client, &plan, nil, timeout, &resp.Diagnostics)
+	r.waitAndFlatten(ctx, client, &plan, kubeletConfigChange{written: true, baseline: baseline},
+		timeout, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
@@ -163,29 +170,44 @@ func (r *kubeletImageGCResource) Update(
 	name := plan.Name.ValueString()
 	settings, _ := plan.settings()
 	selector, _ := plan.poolSelector(ctx)
+	change := kubeletConfigChange{
+		baseline: r.rolloutBaseline(ctx, client, plan, &resp.Diagnostics),
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	configs := client.Resource(kubeletConfigGVR)
 	tflog.Debug(ctx, "Updating KubeletConfig", map[string]any{"name": name})
-	var before *mcfgv1.KubeletConfigCondition
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current, err := configs.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		before, err = lastCondition(current)
+		change.before, err = lastCondition(current)
 		if err != nil {
 			return err
 		}
 		applySpec(current, selector, settings)
-		_, err = configs.Update(ctx, current, metav1.UpdateOptions{})
-		return err
+		updated, err := configs.Update(ctx, current, metav1.UpdateOptions{})
+		if err != nil {
+			return err
+		}
+		// The API server keeps the generation when the spec did not change, as when only
+		// timeouts or wait_for_rollout changed. The operator then reports nothing new and
+		// the pools render nothing new, so the waits read the current state instead.
+		change.written = updated.GetGeneration() != current.GetGeneration()
+		return nil
 	})
 	if err != nil {
 		addKubeletConfigWriteError(&resp.Diagnostics, "Unable to Update KubeletConfig", name, err)
 		return
 	}
 
+	if !change.written {
+		tflog.Debug(ctx, "KubeletConfig spec unchanged", map[string]any{"name": name})
+	}
 	plan.ID = plan.Name
-	r.waitAndFlatten(ctx, client, &plan, before, timeout, &resp.Diagnostics)
+	r.waitAndFlatten(ctx, client, &plan, change, timeout, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
@@ -236,21 +258,66 @@ func (r *kubeletImageGCResource) dynamic(diags *diag.Diagnostics) dynamic.Interf
 	return client
 }
 
+// kubeletConfigChange is what create or update wrote, for the waits that follow.
+type kubeletConfigChange struct {
+	// written is true when the write changed the KubeletConfig's spec, and so its generation.
+	written bool
+	// before is the last condition before the change, or nil.
+	before *mcfgv1.KubeletConfigCondition
+	// baseline is each pool's rendered configuration before the change, by pool name, or
+	// nil without wait_for_rollout.
+	baseline map[string]poolBaseline
+}
+
+// poolBaseline is where a pool stood before the change.
+type poolBaseline struct {
+	rendered   string // status.configuration.name, such as rendered-worker-<hash>
+	generation int64  // metadata.generation
+}
+
+// rolloutBaseline records every pool's rendered configuration before a write when plan waits
+// for the rollout. The generated MachineConfig keeps its name across changes, so only a new
+// rendered configuration tells that the pool took this change.
+func (r *kubeletImageGCResource) rolloutBaseline(ctx context.Context, client dynamic.Interface,
+	plan kubeletImageGCModel, diags *diag.Diagnostics) map[string]poolBaseline {
+	if !plan.WaitForRollout.ValueBool() {
+		return nil
+	}
+	pools, err := listPools(ctx, client)
+	if err != nil {
+		addAPIError(diags, "Unable to List Machine Config Pools",
+			"The provider reads the pools before the change to tell when they have rolled "+
+				"it out. Check that the provider's credentials may list machineconfigpools.",
+			err)
+		return nil
+	}
+	baseline := make(map[string]poolBaseline, len(pools))
+	for _, pool := range pools {
+		baseline[pool.Name] = poolBaseline{
+			rendered: pool.Status.Configuration.Name, generation: pool.Generation,
+		}
+	}
+	return baseline
+}
+
 // waitAndFlatten waits for the operator's verdict on the change and, with wait_for_rollout, for
-// the rollout, then maps the cluster's objects into plan. before is the last condition before
-// the change, or nil. Errors go to diags, and plan keeps the planned values for anything the
-// cluster did not return.
+// the rollout, then maps the cluster's objects into plan. Errors go to diags, and plan keeps
+// the planned values for anything the cluster did not return.
 func (r *kubeletImageGCResource) waitAndFlatten(ctx context.Context, client dynamic.Interface,
-	plan *kubeletImageGCModel, before *mcfgv1.KubeletConfigCondition, timeout time.Duration,
+	plan *kubeletImageGCModel, change kubeletConfigChange, timeout time.Duration,
 	diags *diag.Diagnostics) {
 	// The requests keep ctx without the wait's deadline: a request near a context deadline
 	// fails inside client-go's rate limiter with an error that no longer says "timed out".
 	deadline := time.Now().Add(timeout)
 
 	name := plan.Name.ValueString()
-	config, err := waitForVerdict(ctx, deadline, client, name, before)
+	config, err := waitForVerdict(ctx, deadline, client, name, change)
 	if err == nil && plan.WaitForRollout.ValueBool() {
-		err = waitForRollout(ctx, deadline, client, config)
+		baseline := change.baseline
+		if !change.written {
+			baseline = nil
+		}
+		err = waitForRollout(ctx, deadline, client, config, baseline)
 	}
 	if err != nil {
 		addWaitError(diags, name, timeout, err)
@@ -441,10 +508,10 @@ func selectedPoolObjects(config *mcfgv1.KubeletConfig,
 var errOperatorRejected = errors.New("rejected")
 
 // waitForVerdict waits until the operator has reported on the KubeletConfig's current
-// generation and returns the KubeletConfig once accepted. before is the last condition before
-// the change, or nil for a new KubeletConfig.
+// generation and returns the KubeletConfig once accepted. When the change did not write the
+// spec, the verdict already there is the one on the current generation.
 func waitForVerdict(ctx context.Context, deadline time.Time, client dynamic.Interface,
-	name string, before *mcfgv1.KubeletConfigCondition) (*mcfgv1.KubeletConfig, error) {
+	name string, change kubeletConfigChange) (*mcfgv1.KubeletConfig, error) {
 	var config *mcfgv1.KubeletConfig
 	message := "the machine-config operator has not reported a condition yet"
 	err := pollKubeletImageGC(ctx, deadline, func() (bool, error) {
@@ -456,7 +523,14 @@ func waitForVerdict(ctx context.Context, deadline time.Time, client dynamic.Inte
 		if err != nil {
 			return false, err
 		}
+		before := change.before
+		if !change.written {
+			before = nil
+		}
 		if !verdictIsFresh(config, before) {
+			if len(config.Status.Conditions) > 0 {
+				message = "the machine-config operator has not reported on the change yet"
+			}
 			return false, nil
 		}
 		var state kubeletgc.ConfigState
@@ -509,9 +583,11 @@ func lastCondition(object *unstructured.Unstructured) (*mcfgv1.KubeletConfigCond
 }
 
 // waitForRollout waits until every pool that config selects runs the MachineConfig rendered
-// from it, with all machines updated.
+// from it, with all machines updated. A pool in baseline must also have moved past the
+// rendered configuration it had before the change; a nil baseline means the change wrote
+// nothing that the pools render.
 func waitForRollout(ctx context.Context, deadline time.Time, client dynamic.Interface,
-	config *mcfgv1.KubeletConfig) error {
+	config *mcfgv1.KubeletConfig, baseline map[string]poolBaseline) error {
 	message := "no pool read yet"
 	err := pollKubeletImageGC(ctx, deadline, func() (bool, error) {
 		pools, err := listPools(ctx, client)
@@ -537,6 +613,10 @@ func waitForRollout(ctx context.Context, deadline time.Time, client dynamic.Inte
 				message = fmt.Sprintf("machine config pool %s does not use MachineConfig %s "+
 					"yet", pool.Name, rendered)
 				return false, nil
+			case !poolMovedOn(pool, baseline):
+				message = fmt.Sprintf("machine config pool %s still runs %s from before the "+
+					"change", pool.Name, pool.Status.Configuration.Name)
+				return false, nil
 			}
 		}
 		return true, nil
@@ -545,6 +625,21 @@ func waitForRollout(ctx context.Context, deadline time.Time, client dynamic.Inte
 		return fmt.Errorf("waiting for the rollout (%s): %w", message, err)
 	}
 	return err
+}
+
+// poolMovedOn reports whether pool has left the rendered configuration it had before the
+// change: it runs another one, or has observed a newer generation of its own spec.
+//
+// NOTE: a spec change that renders the same kubelet configuration, such as the same label
+// written through machine_config_pool_selector instead of machine_config_pool, gives the pool
+// nothing new, so wait_for_rollout then runs until the timeout.
+func poolMovedOn(pool *mcfgv1.MachineConfigPool, baseline map[string]poolBaseline) bool {
+	before, ok := baseline[pool.Name]
+	if !ok {
+		return true
+	}
+	return pool.Status.Configuration.Name != before.rendered ||
+		pool.Status.ObservedGeneration > before.generation
 }
 
 // pollKubeletImageGC calls check at once and then every kubeletImageGCPollInterval until it

@@ -143,7 +143,14 @@ func applySpec(config *unstructured.Unstructured, selector *metav1.LabelSelector
 	for key, value := range selector.MatchLabels {
 		labels[key] = value
 	}
-	spec["machineConfigPoolSelector"] = map[string]any{"matchLabels": labels}
+	// Only matchLabels is managed. Dropping matchExpressions that another tool set would
+	// widen the selection to more pools.
+	poolSelector, _ := spec["machineConfigPoolSelector"].(map[string]any)
+	if poolSelector == nil {
+		poolSelector = map[string]any{}
+	}
+	poolSelector["matchLabels"] = labels
+	spec["machineConfigPoolSelector"] = poolSelector
 
 	fields, _ := spec["kubeletConfig"].(map[string]any)
 	if fields == nil {
@@ -223,9 +230,18 @@ func flattenSelector(ctx context.Context, model *kubeletImageGCModel,
 	if selector != nil {
 		labels = selector.MatchLabels
 	}
+	if selector != nil && len(selector.MatchExpressions) > 0 {
+		var diags diag.Diagnostics
+		diags.AddError("Unsupported Machine Config Pool Selector",
+			fmt.Sprintf("The KubeletConfig's spec.machineConfigPoolSelector has "+
+				"matchExpressions (%s), which machine_config_pool_selector cannot express. "+
+				"Managing it would show a narrower selection than the cluster applies. "+
+				"Replace the matchExpressions with matchLabels on the cluster, or manage this "+
+				"KubeletConfig outside Terraform.", describeExpressions(selector)))
+		return diags
+	}
 
-	if model.PoolSelector.IsNull() && len(labels) == 1 &&
-		(selector.MatchExpressions == nil) {
+	if model.PoolSelector.IsNull() && len(labels) == 1 {
 		for key, value := range labels {
 			pool, found := strings.CutPrefix(key, poolLabelPrefix)
 			if found && pool != "" && value == "" {
@@ -273,4 +289,14 @@ func flattenStatus(ctx context.Context, model *kubeletImageGCModel,
 	model.RenderedMachineConfigs = renderedMap
 	model.PoolRollout = rolloutMap
 	return diags
+}
+
+// describeExpressions spells the matchExpressions of selector for a message.
+func describeExpressions(selector *metav1.LabelSelector) string {
+	parts := make([]string, 0, len(selector.MatchExpressions))
+	for _, expression := range selector.MatchExpressions {
+		parts = append(parts, fmt.Sprintf("%s %s [%s]", expression.Key, expression.Operator,
+			strings.Join(expression.Values, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }

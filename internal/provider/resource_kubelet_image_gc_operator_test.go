@@ -3,6 +3,9 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +35,8 @@ const (
 
 // fakeMachineConfigOperator plays the machine-config operator for the KubeletConfigs whose
 // names start with prefix: it writes their conditions and, when rollout is set, rolls the
-// selected pools out in two steps (updating, then updated or degraded).
+// selected pools out in two steps (updating, then updated or degraded), each accepted change
+// to a new rendered-<pool>-<hash> configuration.
 type fakeMachineConfigOperator struct {
 	client dynamic.Interface
 	prefix string
@@ -46,16 +50,27 @@ type fakeMachineConfigOperator struct {
 	// withoutObservedGeneration leaves status.observedGeneration at zero, as some releases
 	// of the operator do.
 	withoutObservedGeneration bool
+	// rolloutDelay keeps a pool on its previous rendered configuration, not updating, for
+	// this long after the verdict, as a busy operator does.
+	rolloutDelay time.Duration
 
 	mu      sync.Mutex
-	pending map[string]string // pool name to the MachineConfig it is rolling out
-	handled map[string]int64  // KubeletConfig name to the last generation reported on
+	pending map[string]*fakeRollout // pool name to its rollout
+	handled map[string]int64        // KubeletConfig name to the last generation reported on
+	renders int                     // rendered configurations made so far
+}
+
+// fakeRollout is a rollout of the fake operator that has not finished.
+type fakeRollout struct {
+	machineConfig string    // the generated MachineConfig
+	start         time.Time // when the pool starts updating
+	started       bool
 }
 
 // start runs the operator until the test ends.
 func (o *fakeMachineConfigOperator) start(t *testing.T) {
 	t.Helper()
-	o.pending = map[string]string{}
+	o.pending = map[string]*fakeRollout{}
 	o.handled = map[string]int64{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -166,11 +181,10 @@ func (o *fakeMachineConfigOperator) report(ctx context.Context,
 			if pools[i].Name != name {
 				continue
 			}
-			rendered := kubeletgc.GeneratedMachineConfigName(config, name)
-			if err := o.writePoolStatus(ctx, &pools[i], "", false); err != nil {
-				return err
+			o.pending[name] = &fakeRollout{
+				machineConfig: kubeletgc.GeneratedMachineConfigName(config, name),
+				start:         time.Now().Add(o.rolloutDelay),
 			}
-			o.pending[name] = rendered
 		}
 	}
 	return nil
@@ -210,7 +224,8 @@ func (o *fakeMachineConfigOperator) conditions(failure string) []mcfgv1.KubeletC
 		condition("Accepted", corev1.ConditionTrue, "Success"), success}
 }
 
-// finishRollouts ends the rollouts that report started, one poll later.
+// finishRollouts starts the rollouts that are due and ends those that started, one poll
+// later.
 func (o *fakeMachineConfigOperator) finishRollouts(ctx context.Context) error {
 	if len(o.pending) == 0 {
 		return nil
@@ -220,11 +235,19 @@ func (o *fakeMachineConfigOperator) finishRollouts(ctx context.Context) error {
 		return err
 	}
 	for i := range pools {
-		rendered, ok := o.pending[pools[i].Name]
-		if !ok {
+		rollout, ok := o.pending[pools[i].Name]
+		switch {
+		case !ok || time.Now().Before(rollout.start):
+			continue
+		case !rollout.started:
+			if err := o.writePoolStatus(ctx, &pools[i], "", false); err != nil {
+				return err
+			}
+			rollout.started = true
 			continue
 		}
-		if err := o.writePoolStatus(ctx, &pools[i], rendered, true); err != nil {
+		err := o.writePoolStatus(ctx, &pools[i], rollout.machineConfig, true)
+		if err != nil {
 			return err
 		}
 		delete(o.pending, pools[i].Name)
@@ -232,11 +255,13 @@ func (o *fakeMachineConfigOperator) finishRollouts(ctx context.Context) error {
 	return nil
 }
 
-// writePoolStatus writes a pool status with three machines: updating, or finished with the
-// MachineConfig rendered added to the pool's sources, or degraded when o.degrade is set.
+// writePoolStatus writes a pool status with three machines: updating, or finished on a new
+// rendered configuration with the MachineConfig generated added to the pool's sources, or
+// degraded when o.degrade is set.
 func (o *fakeMachineConfigOperator) writePoolStatus(ctx context.Context,
-	pool *mcfgv1.MachineConfigPool, rendered string, finished bool) error {
+	pool *mcfgv1.MachineConfigPool, generated string, finished bool) error {
 	status := testPoolStatus(pool.Generation, finished, pool.Status.Configuration.Source)
+	status.Configuration.Name = pool.Status.Configuration.Name
 	if finished && o.degrade != "" {
 		status = testPoolStatus(pool.Generation, false, pool.Status.Configuration.Source)
 		status.DegradedMachineCount = 1
@@ -245,8 +270,14 @@ func (o *fakeMachineConfigOperator) writePoolStatus(ctx context.Context,
 		setTestPoolCondition(&status, mcfgv1.MachineConfigPoolDegraded, corev1.ConditionTrue,
 			"1 nodes are reporting degraded status on sync")
 	} else if finished {
-		status.Configuration.Source = append(status.Configuration.Source,
-			corev1.ObjectReference{Kind: "MachineConfig", Name: rendered})
+		if !slices.ContainsFunc(status.Configuration.Source,
+			func(source corev1.ObjectReference) bool { return source.Name == generated }) {
+			status.Configuration.Source = append(status.Configuration.Source,
+				corev1.ObjectReference{Kind: "MachineConfig", Name: generated})
+		}
+		o.renders++
+		status.Configuration.Name = fmt.Sprintf("rendered-%s-%08x", pool.Name,
+			crc32.ChecksumIEEE([]byte(fmt.Sprint(pool.Name, o.renders))))
 	}
 	return updatePoolStatus(ctx, o.client, pool.Name, status)
 }

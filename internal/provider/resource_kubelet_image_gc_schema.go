@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -44,7 +45,10 @@ func (r *kubeletImageGCResource) Schema(
 			fmt.Sprintf("After create and update, the provider waits for the machine-config "+
 				"operator to accept or reject the KubeletConfig, for at most `timeouts.create` "+
 				"or `timeouts.update` (default %d minutes). With `wait_for_rollout`, it also "+
-				"waits until every machine in the pool runs the new configuration.\n\n",
+				"waits until every machine in the pool runs the new configuration. A change "+
+				"of only `timeouts` or `wait_for_rollout` leaves the KubeletConfig as it is, "+
+				"so the provider reads the current verdict and rollout instead of waiting "+
+				"for new ones.\n\n",
 				int(kubeletImageGCDefaultTimeout.Minutes())) +
 			"Hosted control planes (HyperShift, ROSA with HCP) do not apply KubeletConfigs " +
 			"created in the hosted cluster: configure the kubelet through the NodePool's " +
@@ -84,7 +88,9 @@ func kubeletImageGCAttributes() map[string]schema.Attribute {
 			Optional: true,
 			MarkdownDescription: "Selects the pools by label, for custom pools. An empty " +
 				"selector is rejected, because the machine-config operator applies a " +
-				"KubeletConfig with an empty selector to no pool.",
+				"KubeletConfig with an empty selector to no pool. The selector of a " +
+				"KubeletConfig made outside Terraform must not use `matchExpressions`, which " +
+				"this attribute cannot hold: refresh and import fail and name them.",
 			Attributes: map[string]schema.Attribute{
 				"match_labels": schema.MapAttribute{
 					ElementType: types.StringType,
@@ -101,7 +107,9 @@ func kubeletImageGCAttributes() map[string]schema.Attribute {
 			Default:  booldefault.StaticBool(false),
 			MarkdownDescription: "Whether create and update also wait until every machine of " +
 				"the selected pools runs the new configuration, and fail when a pool reports " +
-				"Degraded. A rollout reboots each node and takes minutes per node. Defaults " +
+				"Degraded. The generated MachineConfig keeps its name across changes, so the " +
+				"wait ends only once each pool has moved on from the rendered configuration " +
+				"it ran before the change. A rollout reboots each node and takes minutes per node. Defaults " +
 				"to `false`.",
 		},
 	}
@@ -138,6 +146,7 @@ func kubeletImageGCSettingAttributes() map[string]schema.Attribute {
 				"image before it is collected, as a Go duration such as `90s` or `2m`. "+
 				"Durations compare by value, so `90s` and `1m30s` are no change. The "+
 				"kubelet default is `%s`.", kubeletgc.DefaultMinimumGCAge),
+			PlanModifiers: []planmodifier.String{equivalentDurationModifier{}},
 		},
 		kubeletgc.AttributeMaximumGCAge: schema.StringAttribute{
 			Optional: true,
@@ -145,6 +154,7 @@ func kubeletImageGCSettingAttributes() map[string]schema.Attribute {
 				"collected whatever the disk usage, as a Go duration. It must be greater than " +
 				"`minimum_gc_age` unless it is `0s`, which turns age-based collection off (the " +
 				"kubelet default).",
+			PlanModifiers: []planmodifier.String{equivalentDurationModifier{}},
 		},
 		kubeletgc.AttributeNodeStatusMaxImages: schema.Int64Attribute{
 			Optional: true,
@@ -221,4 +231,64 @@ func (r *kubeletImageGCResource) ValidateConfig(
 				problem.Detail)
 		}
 	}
+}
+
+// equivalentDurationModifier plans the prior value of a duration when the configuration
+// spells the same duration differently, such as "1m30s" for "90s". Terraform accepts a
+// planned value that equals the prior one in place of the configured one.
+type equivalentDurationModifier struct{}
+
+func (equivalentDurationModifier) Description(context.Context) string {
+	return "Keeps the prior value when the configured duration means the same."
+}
+
+func (m equivalentDurationModifier) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (equivalentDurationModifier) PlanModifyString(_ context.Context,
+	req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if req.StateValue.IsNull() || req.StateValue.IsUnknown() || req.ConfigValue.IsNull() ||
+		req.ConfigValue.IsUnknown() {
+		return
+	}
+	if kubeletgc.EquivalentDuration(req.StateValue.ValueString(),
+		req.ConfigValue.ValueString()) {
+		resp.PlanValue = req.StateValue
+	}
+}
+
+// ModifyPlan keeps the computed status of the prior state when, after the attribute plan
+// modifiers, nothing that the configuration sets differs from it. The framework marks the
+// status unknown as soon as the configuration differs from state, which a duration spelled
+// differently does, and that alone would plan an update.
+func (r *kubeletImageGCResource) ModifyPlan(
+	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
+) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, state kubeletImageGCModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	configured := func(m kubeletImageGCModel) []attr.Value {
+		return []attr.Value{m.Name, m.MachineConfigPool, m.PoolSelector,
+			m.HighThresholdPercent, m.LowThresholdPercent, m.MinimumGCAge, m.MaximumGCAge,
+			m.NodeStatusMaxImages, m.WaitForRollout, m.Timeouts}
+	}
+	stateValues := configured(state)
+	for i, value := range configured(plan) {
+		if !value.Equal(stateValues[i]) {
+			return
+		}
+	}
+	plan.ID = state.ID
+	plan.Verdict = state.Verdict
+	plan.VerdictMessage = state.VerdictMessage
+	plan.RenderedMachineConfigs = state.RenderedMachineConfigs
+	plan.PoolRollout = state.PoolRollout
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -664,5 +665,242 @@ func TestPollKubeletImageGCHonoursCancellation(t *testing.T) {
 	}
 	if calls < 2 {
 		t.Errorf("check called %d times, want it called again after each interval", calls)
+	}
+}
+
+// A change of timeouts or wait_for_rollout alone leaves the KubeletConfig's generation as it
+// is, so no new verdict or rendering comes, and the apply reads the current ones at once.
+func TestAccKubeletImageGCUnchangedSpec(t *testing.T) {
+	for name, withoutObservedGeneration := range map[string]bool{
+		"observed generation": false, "conditions only": true,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cluster := newKubeletImageGCCluster(t)
+			createTestPool(t, cluster.client, cluster.name)
+			cluster.operator(&fakeMachineConfigOperator{
+				style: style423, rollout: true,
+				withoutObservedGeneration: withoutObservedGeneration,
+			})
+			body := `  machine_config_pool = "` + cluster.name + `"
+  low_threshold_percent = 60
+`
+			const timeouts = "  timeouts {\n    update = \"5s\"\n  }\n"
+			var started time.Time
+			start := func() { started = time.Now() }
+			quick := func(*terraform.State) error {
+				if elapsed := time.Since(started); elapsed > 4*time.Second {
+					return fmt.Errorf("the apply took %s, want it to return at once", elapsed)
+				}
+				return nil
+			}
+
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProviderFactories,
+				CheckDestroy:             cluster.checkDestroyed,
+				Steps: []resource.TestStep{
+					{Config: cluster.config(body)},
+					{
+						PreConfig: start,
+						Config:    cluster.config(body + timeouts),
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+								kubeletImageGCAddress, plancheck.ResourceActionUpdate)},
+						},
+						ConfigStateChecks: []statecheck.StateCheck{
+							stringState("verdict", string(kubeletgc.ConfigAccepted)),
+						},
+						Check: quick,
+					},
+					{
+						PreConfig: start,
+						Config: cluster.config(body + "  wait_for_rollout = true\n" +
+							timeouts),
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue(kubeletImageGCAddress,
+								tfjsonpath.New("pool_rollout").AtMapKey(cluster.name),
+								knownvalue.StringRegexp(regexp.MustCompile(`^done: `))),
+						},
+						Check: quick,
+					},
+				},
+			})
+		})
+	}
+}
+
+// The generated MachineConfig keeps its name across changes, so an update with
+// wait_for_rollout waits until the pool leaves the rendered configuration it had before.
+func TestAccKubeletImageGCUpdateWaitsForNewRendering(t *testing.T) {
+	const delay = 3 * time.Second
+	cluster := newKubeletImageGCCluster(t)
+	createTestPool(t, cluster.client, cluster.name)
+	cluster.operator(&fakeMachineConfigOperator{
+		style: style416, rollout: true, rolloutDelay: delay,
+	})
+	body := `  machine_config_pool = "` + cluster.name + `"
+  low_threshold_percent = 60
+`
+	renderedName := func() string {
+		pool, err := cluster.client.Resource(machineConfigPoolGVR).Get(context.Background(),
+			cluster.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("reading machine config pool %s: %v", cluster.name, err)
+		}
+		name, _, _ := unstructured.NestedString(pool.Object, "status", "configuration", "name")
+		return name
+	}
+	var before string
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: cluster.config(body + "  wait_for_rollout = true\n")},
+			{
+				PreConfig: func() { before = renderedName() },
+				Config: cluster.config(strings.Replace(body, "= 60", "= 50", 1) +
+					"  wait_for_rollout = true\n"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(kubeletImageGCAddress,
+						tfjsonpath.New("pool_rollout").AtMapKey(cluster.name),
+						knownvalue.StringRegexp(regexp.MustCompile(
+							`^done: .*3 of 3 machines updated`))),
+				},
+				Check: func(*terraform.State) error {
+					if after := renderedName(); after == before {
+						return fmt.Errorf("the apply returned while machine config pool %s "+
+							"still ran %s from before the change", cluster.name, after)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// "1m30s" means the same as "90s" in state, so changing the spelling plans nothing, while
+// another duration plans an update.
+func TestAccKubeletImageGCDurationSpelling(t *testing.T) {
+	cluster := newKubeletImageGCCluster(t)
+	cluster.operator(&fakeMachineConfigOperator{style: style423})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: cluster.config(workerGCBody)},
+			{
+				Config: cluster.config(strings.NewReplacer(`"90s"`, `"1m30s"`,
+					`"168h"`, `"168h0m0s"`).Replace(workerGCBody)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					stringState("minimum_gc_age", "90s"),
+				},
+			},
+			{
+				Config: cluster.config(strings.Replace(workerGCBody, `"90s"`, `"2m"`, 1)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+						kubeletImageGCAddress, plancheck.ResourceActionUpdate)},
+				},
+				Check: cluster.checkClusterKey(kubeletgc.KeyMinimumGCAge, "2m"),
+			},
+		},
+	})
+}
+
+// Importing a KubeletConfig whose pool selector has matchExpressions fails and names them,
+// since the schema cannot hold them.
+func TestAccKubeletImageGCImportMatchExpressions(t *testing.T) {
+	cluster := newKubeletImageGCCluster(t)
+	config := newKubeletConfig(cluster.name, &metav1.LabelSelector{
+		MatchLabels: map[string]string{"imagedist-test": cluster.name},
+	}, kubeletgc.Settings{})
+	err := unstructured.SetNestedSlice(config.Object, []any{map[string]any{
+		"key": "gc-tier", "operator": "In", "values": []any{"fast"},
+	}}, "spec", "machineConfigPoolSelector", "matchExpressions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cluster.client.Resource(kubeletConfigGVR).Create(context.Background(), config,
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating KubeletConfig %s: %v", cluster.name, err)
+	}
+	t.Cleanup(func() {
+		err := cluster.client.Resource(kubeletConfigGVR).Delete(context.Background(),
+			cluster.name, metav1.DeleteOptions{})
+		if err != nil {
+			t.Logf("deleting KubeletConfig %s: %v", cluster.name, err)
+		}
+	})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: cluster.config(`  machine_config_pool_selector = {
+    match_labels = { "imagedist-test" = "` + cluster.name + `" }
+  }
+`),
+			ResourceName:  kubeletImageGCAddress,
+			ImportState:   true,
+			ImportStateId: cluster.name,
+			ExpectError: wrappedText("Unsupported Machine Config Pool Selector.*" +
+				"matchExpressions (gc-tier In [fast])"),
+		}},
+	})
+}
+
+// An update writes matchLabels and keeps the matchExpressions of the selector, which would
+// otherwise select more pools.
+func TestApplySpecKeepsMatchExpressions(t *testing.T) {
+	config := newKubeletConfig("gc", &metav1.LabelSelector{
+		MatchLabels: map[string]string{"a": "b"},
+	}, kubeletgc.Settings{})
+	expressions := []any{map[string]any{
+		"key": "gc-tier", "operator": "In", "values": []any{"fast"},
+	}}
+	err := unstructured.SetNestedSlice(config.Object, expressions, "spec",
+		"machineConfigPoolSelector", "matchExpressions")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	applySpec(config, &metav1.LabelSelector{MatchLabels: map[string]string{"c": "d"}},
+		kubeletgc.Settings{})
+
+	got, _, _ := unstructured.NestedSlice(config.Object, "spec", "machineConfigPoolSelector",
+		"matchExpressions")
+	if fmt.Sprint(got) != fmt.Sprint(expressions) {
+		t.Errorf("matchExpressions = %v, want %v kept", got, expressions)
+	}
+	labels, _, _ := unstructured.NestedStringMap(config.Object, "spec",
+		"machineConfigPoolSelector", "matchLabels")
+	if len(labels) != 1 || labels["c"] != "d" {
+		t.Errorf("matchLabels = %v, want only c=d", labels)
+	}
+}
+
+func TestFlattenSelectorRejectsMatchExpressions(t *testing.T) {
+	model := kubeletImageGCModel{
+		MachineConfigPool: types.StringNull(),
+		PoolSelector:      types.ObjectNull(poolSelectorAttributeTypes),
+	}
+	diags := flattenSelector(context.Background(), &model, &metav1.LabelSelector{
+		MatchLabels: map[string]string{poolLabelPrefix + "worker": ""},
+		MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "gc-tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"slow"},
+		}},
+	})
+	if !diags.HasError() {
+		t.Fatalf("flattenSelector accepted matchExpressions; model = %+v", model)
+	}
+	if detail := diags[0].Detail(); !strings.Contains(detail, "gc-tier NotIn [slow]") {
+		t.Errorf("error detail %q does not name the expression", detail)
+	}
+	if !model.MachineConfigPool.IsNull() {
+		t.Errorf("machine_config_pool = %s, want it left null", model.MachineConfigPool)
 	}
 }
