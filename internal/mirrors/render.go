@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Pull types say which pulls the rules apply to. An ImageDigestMirrorSet serves only pulls by
+// Pull types select the pulls that the rules apply to. An ImageDigestMirrorSet serves only pulls by
 // digest and an ImageTagMirrorSet only pulls by tag, so "both" renders one of each.
 const (
 	PullTypeDigest = "digest"

@@ -22,7 +22,7 @@ const (
 )
 
 // Rule is one mirror rule: pulls of images under Source may be served by Mirrors, tried in
-// order, and Policy says whether Source itself is contacted when every mirror fails.
+// order, and Policy decides whether Source itself is contacted when every mirror fails.
 type Rule struct {
 	Source  string
 	Mirrors []string

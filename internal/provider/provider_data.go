@@ -8,7 +8,7 @@ import (
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 )
 
-// providerData is what Configure hands to every resource and data source.
+// providerData is the value that Configure passes to every resource and data source.
 type providerData struct {
 	clients *kube.Clients
 }

@@ -258,7 +258,7 @@ func (r *kubeletImageGCResource) dynamic(diags *diag.Diagnostics) dynamic.Interf
 	return client
 }
 
-// kubeletConfigChange is what create or update wrote, for the waits that follow.
+// kubeletConfigChange records the write of a create or update, for the waits that follow.
 type kubeletConfigChange struct {
 	// written is true when the write changed the KubeletConfig's spec, and so its generation.
 	written bool
@@ -269,7 +269,7 @@ type kubeletConfigChange struct {
 	baseline map[string]poolBaseline
 }
 
-// poolBaseline is where a pool stood before the change.
+// poolBaseline is the rendered configuration and generation of a pool before the change.
 type poolBaseline struct {
 	rendered   string // status.configuration.name, such as rendered-worker-<hash>
 	generation int64  // metadata.generation
@@ -307,7 +307,7 @@ func (r *kubeletImageGCResource) waitAndFlatten(ctx context.Context, client dyna
 	plan *kubeletImageGCModel, change kubeletConfigChange, timeout time.Duration,
 	diags *diag.Diagnostics) {
 	// The requests keep ctx without the wait's deadline: a request near a context deadline
-	// fails inside client-go's rate limiter with an error that no longer says "timed out".
+	// fails inside client-go's rate limiter with an error that no longer reads "timed out".
 	deadline := time.Now().Add(timeout)
 
 	name := plan.Name.ValueString()
