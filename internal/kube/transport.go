@@ -33,7 +33,7 @@ type ConnectionError struct {
 	Server string
 	// Problem describes what failed, such as "no response within 1m0s".
 	Problem string
-	// Advice is what to check, naming the setting that the server address came from.
+	// Advice is the next step to check, naming the setting that the server address came from.
 	Advice string
 	// Err is the error from the HTTP transport.
 	Err error

@@ -336,7 +336,8 @@ func (m *providerModel) execConfig() *kube.ExecConfig {
 	if m.Exec.IsNull() || len(m.Exec.Elements()) == 0 {
 		return nil
 	}
-	// The schema fixes the element type, so As fails only on a programming error.
+	// The schema fixes the element type, so ElementsAs fails only if the model and schema
+	// disagree, which the provider configuration tests would catch.
 	if diags := m.Exec.ElementsAs(context.Background(), &blocks, false); diags.HasError() {
 		return nil
 	}

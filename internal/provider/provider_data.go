@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 )
@@ -29,4 +31,44 @@ func clientsFromProviderData(data any, diags *diag.Diagnostics) *kube.Clients {
 		return nil
 	}
 	return configured.clients
+}
+
+// kubernetesClient returns the typed client for an operation that needs the cluster, or nil
+// with an error in diags.
+func kubernetesClient(clients *kube.Clients, diags *diag.Diagnostics) kubernetes.Interface {
+	if !checkConfigured(clients, diags) {
+		return nil
+	}
+	client, err := clients.Kubernetes()
+	if err != nil {
+		addClientError(diags, err)
+		return nil
+	}
+	return client
+}
+
+// dynamicClient returns the dynamic client for an operation that needs the cluster, or nil
+// with an error in diags.
+func dynamicClient(clients *kube.Clients, diags *diag.Diagnostics) dynamic.Interface {
+	if !checkConfigured(clients, diags) {
+		return nil
+	}
+	client, err := clients.Dynamic()
+	if err != nil {
+		addClientError(diags, err)
+		return nil
+	}
+	return client
+}
+
+// checkConfigured reports a CRUD call that reached a resource before Configure gave it
+// clients, which Terraform does not do.
+func checkConfigured(clients *kube.Clients, diags *diag.Diagnostics) bool {
+	if clients == nil {
+		diags.AddError("Provider Not Configured",
+			"The imagedist provider has no cluster clients yet. Please report this to the "+
+				"provider's developers.")
+		return false
+	}
+	return true
 }

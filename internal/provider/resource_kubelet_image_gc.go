@@ -244,18 +244,7 @@ func (r *kubeletImageGCResource) ImportState(
 }
 
 func (r *kubeletImageGCResource) dynamic(diags *diag.Diagnostics) dynamic.Interface {
-	if r.clients == nil {
-		diags.AddError("Provider Not Configured",
-			"The imagedist provider was not configured before this operation. Please report "+
-				"this to the provider's developers.")
-		return nil
-	}
-	client, err := r.clients.Dynamic()
-	if err != nil {
-		addClientError(diags, err)
-		return nil
-	}
-	return client
+	return dynamicClient(r.clients, diags)
 }
 
 // kubeletConfigChange records the write of a create or update, for the waits that follow.
@@ -277,7 +266,7 @@ type poolBaseline struct {
 
 // rolloutBaseline records every pool's rendered configuration before a write when plan waits
 // for the rollout. The generated MachineConfig keeps its name across changes, so only a new
-// rendered configuration tells that the pool took this change.
+// rendered configuration shows that the pool took this change.
 func (r *kubeletImageGCResource) rolloutBaseline(ctx context.Context, client dynamic.Interface,
 	plan kubeletImageGCModel, diags *diag.Diagnostics) map[string]poolBaseline {
 	if !plan.WaitForRollout.ValueBool() {

@@ -475,18 +475,7 @@ func checkPullSecretName(namespace, name string) error {
 
 // kubernetes returns the clientset, or nil after adding a diagnostic.
 func (r *pullSecretResource) kubernetes(diags *diag.Diagnostics) kubernetes.Interface {
-	if r.clients == nil {
-		diags.AddError("Provider Not Configured",
-			"The imagedist provider has no cluster clients yet. Please report this to the "+
-				"provider's developers.")
-		return nil
-	}
-	client, err := r.clients.Kubernetes()
-	if err != nil {
-		addClientError(diags, err)
-		return nil
-	}
-	return client
+	return kubernetesClient(r.clients, diags)
 }
 
 // secretWrite is the .dockerconfigjson to send, with what logs and error messages need.

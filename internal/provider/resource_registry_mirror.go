@@ -412,16 +412,5 @@ func (r *registryMirrorResource) ImportState(
 
 // dynamicClient returns the dynamic client, or nil with an error diagnostic.
 func (r *registryMirrorResource) dynamicClient(diags *diag.Diagnostics) dynamic.Interface {
-	if r.clients == nil {
-		diags.AddError("Provider Not Configured",
-			"The provider was not configured before the resource was used. Please report "+
-				"this to the provider's developers.")
-		return nil
-	}
-	client, err := r.clients.Dynamic()
-	if err != nil {
-		addClientError(diags, err)
-		return nil
-	}
-	return client
+	return dynamicClient(r.clients, diags)
 }
