@@ -76,6 +76,20 @@ for account in default builder; do
   echo
 done
 echo
+echo "Registry mirror:"
+"$terraform" -chdir="$demo/work" output -no-color registry_mirror | sed 's/^/  /'
+echo "What the ImageDigestMirrorSet holds on the cluster:"
+"$kubectl" --kubeconfig "$kubeconfig" get imagedigestmirrorset imagedist-demo-quay \
+  -o jsonpath='{.spec}' | sed 's/^/  /'
+echo
+echo
+echo "Kubelet image garbage collection (the local control plane plays the machine-config operator):"
+"$terraform" -chdir="$demo/work" output -no-color image_gc | sed 's/^/  /'
+echo "What the KubeletConfig holds on the cluster:"
+"$kubectl" --kubeconfig "$kubeconfig" get kubeletconfig imagedist-demo-image-gc \
+  -o jsonpath='{.spec}' | sed 's/^/  /'
+echo
+echo
 echo "Requested images on each worker, then each worker's totals:"
 "$terraform" -chdir="$demo/work" output -raw -no-color cache_table | sed 's/^/  /'
 

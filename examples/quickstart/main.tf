@@ -1,6 +1,9 @@
-# Quickstart: a pull secret linked to service accounts, and the image cache of every worker.
+# Quickstart: a pull secret linked to service accounts, a registry mirror, image garbage
+# collection on the workers, and the image cache of every worker.
 # `make demo` applies this configuration to a local control plane; to use it on your own
-# cluster, set kubeconfig and registry_password and change the namespace and images.
+# cluster, set kubeconfig and registry_password and change the namespace, mirrors and images.
+# On OpenShift, applying imagedist_kubelet_image_gc drains and reboots every worker, one
+# batch at a time: remove it before you try this on a cluster that serves traffic.
 
 terraform {
   required_providers {
@@ -58,6 +61,35 @@ resource "imagedist_pull_secret" "registries" {
   link_service_accounts = ["default", "builder"]
 }
 
+# Digest pulls of the demo images try the internal mirror first and quay.io itself when the
+# mirror fails. Adding digest mirror rules only reloads CRI-O on the nodes.
+resource "imagedist_registry_mirror" "quay" {
+  name = "imagedist-demo-quay"
+
+  mirror {
+    source               = "quay.io/imagedist-demo"
+    mirrors              = ["mirror.example.com:5000/imagedist-demo"]
+    mirror_source_policy = "AllowContactingSource"
+  }
+}
+
+# Image garbage collection on the workers: collect unused images when the image disk is 85%
+# full, down to 75%, never ones pulled less than 10 minutes ago, and report every image in
+# node status so that imagedist_node_images below sees all of them. The plan rejects values
+# the kubelet would reject, such as a low threshold above the high one.
+resource "imagedist_kubelet_image_gc" "workers" {
+  name                = "imagedist-demo-image-gc"
+  machine_config_pool = "worker"
+
+  high_threshold_percent = 85
+  low_threshold_percent  = 75
+  minimum_gc_age         = "10m"
+  node_status_max_images = -1
+
+  # Apply returns once every worker runs the new kubelet configuration.
+  wait_for_rollout = true
+}
+
 # Which of the images a release needs are already cached on which worker.
 data "imagedist_node_images" "workers" {
   label_selector = "node-role.kubernetes.io/worker"
@@ -102,6 +134,26 @@ output "pull_secret" {
 output "linked_service_accounts" {
   description = "Service accounts that pull with the secret."
   value       = imagedist_pull_secret.registries.link_service_accounts
+}
+
+output "registry_mirror" {
+  description = "The mirror set objects and their rules."
+  value = {
+    objects = imagedist_registry_mirror.quay.object_kinds
+    rules = [
+      for rule in imagedist_registry_mirror.quay.mirror :
+      "${rule.source} -> ${join(", ", rule.mirrors)} (${rule.mirror_source_policy})"
+    ]
+  }
+}
+
+output "image_gc" {
+  description = "The KubeletConfig, the machine-config operator's verdict and each pool's rollout."
+  value = {
+    kubelet_config = imagedist_kubelet_image_gc.workers.id
+    verdict        = imagedist_kubelet_image_gc.workers.verdict
+    pool_rollout   = imagedist_kubelet_image_gc.workers.pool_rollout
+  }
 }
 
 output "cache_table" {

@@ -40,9 +40,12 @@ var (
 // node.
 const kubeletImageGCDefaultTimeout = 60 * time.Minute
 
-// kubeletImageGCPollInterval is how often the waits read the KubeletConfig and the pools.
-// Tests lower it.
+// kubeletImageGCPollInterval is the longest time between two reads of the KubeletConfig and
+// the pools in a wait. The waits start at kubeletImageGCFirstPoll and double the interval up
+// to this, so a verdict that the operator writes within seconds is read within seconds. Tests lower it.
 var kubeletImageGCPollInterval = 10 * time.Second
+
+const kubeletImageGCFirstPoll = time.Second
 
 var (
 	kubeletConfigGVR = schema.GroupVersionResource{
@@ -631,13 +634,14 @@ func poolMovedOn(pool *mcfgv1.MachineConfigPool, baseline map[string]poolBaselin
 		pool.Status.ObservedGeneration > before.generation
 }
 
-// pollKubeletImageGC calls check at once and then every kubeletImageGCPollInterval until it
-// returns true or an error, ctx ends, or deadline passes, which returns
-// context.DeadlineExceeded.
+// pollKubeletImageGC calls check at once and then at growing intervals up to
+// kubeletImageGCPollInterval until it returns true or an error, ctx ends, or deadline passes,
+// which returns context.DeadlineExceeded.
 func pollKubeletImageGC(ctx context.Context, deadline time.Time,
 	check func() (bool, error)) error {
-	ticker := time.NewTicker(kubeletImageGCPollInterval)
-	defer ticker.Stop()
+	interval := min(kubeletImageGCFirstPoll, kubeletImageGCPollInterval)
+	next := time.NewTimer(interval)
+	defer next.Stop()
 	expired := time.NewTimer(time.Until(deadline))
 	defer expired.Stop()
 	for {
@@ -650,8 +654,10 @@ func pollKubeletImageGC(ctx context.Context, deadline time.Time,
 			return ctx.Err()
 		case <-expired.C:
 			return context.DeadlineExceeded
-		case <-ticker.C:
+		case <-next.C:
 		}
+		interval = min(2*interval, kubeletImageGCPollInterval)
+		next.Reset(interval)
 	}
 }
 

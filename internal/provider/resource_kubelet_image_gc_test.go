@@ -61,10 +61,16 @@ func newKubeletImageGCCluster(t *testing.T) *kubeletImageGCCluster {
 }
 
 // operator starts a fake machine-config operator for this test's KubeletConfigs.
-func (c *kubeletImageGCCluster) operator(operator *fakeMachineConfigOperator) {
-	operator.client = c.client
-	operator.prefix = c.name
-	operator.start(c.t)
+func (c *kubeletImageGCCluster) operator(operator *testcluster.MachineConfigOperator) {
+	operator.Client = c.client
+	operator.NamePrefix = c.name
+	operator.Logf = c.t.Logf
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := operator.Start(ctx)
+	c.t.Cleanup(func() {
+		cancel()
+		wait()
+	})
 }
 
 func (c *kubeletImageGCCluster) config(body string) string {
@@ -154,10 +160,12 @@ const workerGCBody = `  machine_config_pool    = "worker"
 
 // Each release's condition style ends in an accepted KubeletConfig, and import reads it back.
 func TestAccKubeletImageGCConditionStyles(t *testing.T) {
-	for _, style := range []conditionStyle{style416, style422, style423} {
+	for _, style := range []testcluster.ConditionStyle{
+		testcluster.ConditionStyle416, testcluster.ConditionStyle422, testcluster.ConditionStyle423,
+	} {
 		t.Run(string(style), func(t *testing.T) {
 			cluster := newKubeletImageGCCluster(t)
-			cluster.operator(&fakeMachineConfigOperator{style: style})
+			cluster.operator(&testcluster.MachineConfigOperator{Style: style})
 
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProviderFactories,
@@ -204,10 +212,12 @@ func TestAccKubeletImageGCConditionStyles(t *testing.T) {
 // A rejection in any style fails the apply with the operator's message.
 func TestAccKubeletImageGCRejected(t *testing.T) {
 	const message = "Error: KubeletConfiguration: feature gates are managed elsewhere"
-	for _, style := range []conditionStyle{style416, style422, style423} {
+	for _, style := range []testcluster.ConditionStyle{
+		testcluster.ConditionStyle416, testcluster.ConditionStyle422, testcluster.ConditionStyle423,
+	} {
 		t.Run(string(style), func(t *testing.T) {
 			cluster := newKubeletImageGCCluster(t)
-			cluster.operator(&fakeMachineConfigOperator{style: style, reject: message})
+			cluster.operator(&testcluster.MachineConfigOperator{Style: style, Reject: message})
 
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProviderFactories,
@@ -230,9 +240,9 @@ func TestAccKubeletImageGCUpdateRejected(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cluster := newKubeletImageGCCluster(t)
-			cluster.operator(&fakeMachineConfigOperator{
-				style: style416, reject: message, rejectFrom: 2,
-				withoutObservedGeneration: withoutObservedGeneration,
+			cluster.operator(&testcluster.MachineConfigOperator{
+				Style: testcluster.ConditionStyle416, Reject: message, RejectFrom: 2,
+				WithoutObservedGeneration: withoutObservedGeneration,
 			})
 
 			resource.Test(t, resource.TestCase{
@@ -275,7 +285,7 @@ func TestAccKubeletImageGCCreateTimeout(t *testing.T) {
 // A selector that matches no pool is what the operator rejects itself.
 func TestAccKubeletImageGCNoMatchingPool(t *testing.T) {
 	cluster := newKubeletImageGCCluster(t)
-	cluster.operator(&fakeMachineConfigOperator{style: style423})
+	cluster.operator(&testcluster.MachineConfigOperator{Style: testcluster.ConditionStyle423})
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
@@ -293,7 +303,7 @@ func TestAccKubeletImageGCNoMatchingPool(t *testing.T) {
 func TestAccKubeletImageGCWaitForRollout(t *testing.T) {
 	cluster := newKubeletImageGCCluster(t)
 	createTestPool(t, cluster.client, cluster.name)
-	cluster.operator(&fakeMachineConfigOperator{style: style416, rollout: true})
+	cluster.operator(&testcluster.MachineConfigOperator{Style: testcluster.ConditionStyle416, Rollout: true})
 	body := fmt.Sprintf(`  machine_config_pool_selector = {
     match_labels = { "imagedist-test" = %q }
   }
@@ -326,8 +336,8 @@ func TestAccKubeletImageGCRolloutDegraded(t *testing.T) {
 	const message = "Node worker-1 is reporting: failed to drain node"
 	cluster := newKubeletImageGCCluster(t)
 	createTestPool(t, cluster.client, cluster.name)
-	cluster.operator(&fakeMachineConfigOperator{
-		style: style422, rollout: true, degrade: message,
+	cluster.operator(&testcluster.MachineConfigOperator{
+		Style: testcluster.ConditionStyle422, Rollout: true, Degrade: message,
 	})
 
 	resource.Test(t, resource.TestCase{
@@ -347,7 +357,7 @@ func TestAccKubeletImageGCRolloutDegraded(t *testing.T) {
 // differently does not. A KubeletConfig deleted outside Terraform is planned again.
 func TestAccKubeletImageGCUpdateAndDrift(t *testing.T) {
 	cluster := newKubeletImageGCCluster(t)
-	cluster.operator(&fakeMachineConfigOperator{style: style423})
+	cluster.operator(&testcluster.MachineConfigOperator{Style: testcluster.ConditionStyle423})
 	updated := `  machine_config_pool    = "worker"
   high_threshold_percent = 100
   low_threshold_percent  = 0
@@ -677,9 +687,9 @@ func TestAccKubeletImageGCUnchangedSpec(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cluster := newKubeletImageGCCluster(t)
 			createTestPool(t, cluster.client, cluster.name)
-			cluster.operator(&fakeMachineConfigOperator{
-				style: style423, rollout: true,
-				withoutObservedGeneration: withoutObservedGeneration,
+			cluster.operator(&testcluster.MachineConfigOperator{
+				Style: testcluster.ConditionStyle423, Rollout: true,
+				WithoutObservedGeneration: withoutObservedGeneration,
 			})
 			body := `  machine_config_pool = "` + cluster.name + `"
   low_threshold_percent = 60
@@ -734,8 +744,8 @@ func TestAccKubeletImageGCUpdateWaitsForNewRendering(t *testing.T) {
 	const delay = 3 * time.Second
 	cluster := newKubeletImageGCCluster(t)
 	createTestPool(t, cluster.client, cluster.name)
-	cluster.operator(&fakeMachineConfigOperator{
-		style: style416, rollout: true, rolloutDelay: delay,
+	cluster.operator(&testcluster.MachineConfigOperator{
+		Style: testcluster.ConditionStyle416, Rollout: true, RolloutDelay: delay,
 	})
 	body := `  machine_config_pool = "` + cluster.name + `"
   low_threshold_percent = 60
@@ -782,7 +792,7 @@ func TestAccKubeletImageGCUpdateWaitsForNewRendering(t *testing.T) {
 // another duration plans an update.
 func TestAccKubeletImageGCDurationSpelling(t *testing.T) {
 	cluster := newKubeletImageGCCluster(t)
-	cluster.operator(&fakeMachineConfigOperator{style: style423})
+	cluster.operator(&testcluster.MachineConfigOperator{Style: testcluster.ConditionStyle423})
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
@@ -903,4 +913,22 @@ func TestFlattenSelectorRejectsMatchExpressions(t *testing.T) {
 	if !model.MachineConfigPool.IsNull() {
 		t.Errorf("machine_config_pool = %s, want it left null", model.MachineConfigPool)
 	}
+}
+
+// createTestPool creates a custom pool of three machines named name, with a finished
+// rollout, and deletes it when the test ends.
+func createTestPool(t *testing.T, client dynamic.Interface, name string) {
+	t.Helper()
+	err := testcluster.CreatePool(context.Background(), client, name, 3,
+		map[string]string{"imagedist-test": name})
+	if err != nil {
+		t.Fatalf("creating machine config pool %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		err := client.Resource(machineConfigPoolGVR).Delete(context.Background(), name,
+			metav1.DeleteOptions{})
+		if err != nil {
+			t.Logf("deleting machine config pool %s: %v", name, err)
+		}
+	})
 }

@@ -2,14 +2,19 @@ package testcluster
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 )
 
 // runnerFunc adapts a function to the runner interface of runTests.
@@ -217,6 +222,11 @@ func TestAccDevclusterUpDown(t *testing.T) {
 	if err != nil {
 		t.Errorf("reading a demo node: %v", err)
 	}
+	dynamicClient, err := DynamicClientFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOperatorAccepts(t, dynamicClient)
 
 	if _, code := devcluster("down"); code != 0 {
 		t.Errorf("down: exit %d, expected 0", code)
@@ -229,4 +239,71 @@ func TestAccDevclusterUpDown(t *testing.T) {
 		t.Errorf("second down: exit %d, expected 0", code)
 	}
 	checkNoProcessLeft(t, dir, nil)
+}
+
+// checkOperatorAccepts creates a KubeletConfig for the worker pool and waits for the
+// devcluster's machine-config operator to accept it and roll the pool out, twice: the second
+// time after deleting it and creating it again under the same name.
+func checkOperatorAccepts(t *testing.T, client dynamic.Interface) {
+	t.Helper()
+	ctx := t.Context()
+	configs := client.Resource(kubeletConfigResource)
+	for round := 1; round <= 2; round++ {
+		pool, err := client.Resource(machineConfigPoolResource).Get(ctx, "worker",
+			metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("round %d: reading the worker pool: %v", round, err)
+		}
+		rendered, _, _ := unstructured.NestedString(pool.Object, "status", "configuration",
+			"name")
+
+		config := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "machineconfiguration.openshift.io/v1",
+			"kind":       "KubeletConfig",
+			"metadata":   map[string]any{"name": "operator-check"},
+			"spec": map[string]any{
+				"machineConfigPoolSelector": map[string]any{"matchLabels": map[string]any{
+					"pools.operator.machineconfiguration.openshift.io/worker": "",
+				}},
+				"kubeletConfig": map[string]any{"imageGCHighThresholdPercent": int64(80)},
+			},
+		}}
+		if _, err := configs.Create(ctx, config, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("round %d: creating a KubeletConfig: %v", round, err)
+		}
+
+		var conditionType, poolRendered string
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+			func(ctx context.Context) (bool, error) {
+				object, err := configs.Get(ctx, "operator-check", metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				conditions, _, _ := unstructured.NestedSlice(object.Object, "status",
+					"conditions")
+				if len(conditions) > 0 {
+					conditionType, _, _ = unstructured.NestedString(
+						conditions[0].(map[string]any), "type")
+				}
+				pool, err := client.Resource(machineConfigPoolResource).Get(ctx, "worker",
+					metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				poolRendered, _, _ = unstructured.NestedString(pool.Object, "status",
+					"configuration", "name")
+				return conditionType != "" && poolRendered != rendered, nil
+			})
+		if err != nil {
+			t.Fatalf("round %d: waiting for the operator: %v (first condition %q, pool on %q, "+
+				"was %q)", round, err, conditionType, poolRendered, rendered)
+		}
+		if conditionType != "Accepted" {
+			t.Errorf("round %d: first condition %q, expected Accepted (OpenShift 4.23 style)",
+				round, conditionType)
+		}
+		if err := configs.Delete(ctx, "operator-check", metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("round %d: deleting the KubeletConfig: %v", round, err)
+		}
+	}
 }

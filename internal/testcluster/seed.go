@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	configv1 "github.com/openshift/api/config/v1"
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
@@ -299,7 +298,8 @@ func createMachineConfigPool(ctx context.Context, client kubernetes.Interface,
 
 	return createWithStatus(ctx, dynamicClient.Resource(machineConfigPoolResource), pool,
 		func(object *unstructured.Unstructured) error {
-			status := updatedPoolStatus(object.GetGeneration(), rendered, machines)
+			status := PoolStatus(object.GetGeneration(), machines, false,
+				pool.Spec.Configuration)
 			return setStatus(object, &status)
 		})
 }
@@ -313,37 +313,6 @@ func countNodes(ctx context.Context, client kubernetes.Interface,
 		return 0, fmt.Errorf("listing nodes matching %s: %w", selector, err)
 	}
 	return int32(len(nodes.Items)), nil
-}
-
-// updatedPoolStatus is the status that the machine-config operator reports for a pool whose
-// machines all run the rendered configuration.
-func updatedPoolStatus(generation int64, rendered corev1.ObjectReference,
-	machines int32) mcfgv1.MachineConfigPoolStatus {
-	now := metav1.NewTime(time.Now().Add(-72 * time.Hour).Truncate(time.Second))
-	condition := func(kind mcfgv1.MachineConfigPoolConditionType, status corev1.ConditionStatus,
-		message string) mcfgv1.MachineConfigPoolCondition {
-		return mcfgv1.MachineConfigPoolCondition{
-			Type: kind, Status: status, LastTransitionTime: now, Message: message,
-		}
-	}
-
-	return mcfgv1.MachineConfigPoolStatus{
-		ObservedGeneration:      generation,
-		Configuration:           mcfgv1.MachineConfigPoolStatusConfiguration{ObjectReference: rendered},
-		MachineCount:            machines,
-		UpdatedMachineCount:     machines,
-		ReadyMachineCount:       machines,
-		UnavailableMachineCount: 0,
-		DegradedMachineCount:    0,
-		Conditions: []mcfgv1.MachineConfigPoolCondition{
-			condition(mcfgv1.MachineConfigPoolRenderDegraded, corev1.ConditionFalse, ""),
-			condition(mcfgv1.MachineConfigPoolNodeDegraded, corev1.ConditionFalse, ""),
-			condition(mcfgv1.MachineConfigPoolDegraded, corev1.ConditionFalse, ""),
-			condition(mcfgv1.MachineConfigPoolUpdated, corev1.ConditionTrue,
-				"All nodes are updated with "+rendered.Name),
-			condition(mcfgv1.MachineConfigPoolUpdating, corev1.ConditionFalse, ""),
-		},
-	}
 }
 
 // createWithStatus creates object through resource and then writes its status through the

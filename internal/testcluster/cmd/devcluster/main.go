@@ -1,5 +1,8 @@
 // Command devcluster runs the local control plane of package testcluster in the background,
-// seeded with the demo nodes and the OpenShift objects, for manual use and the demo:
+// seeded with the demo nodes and the OpenShift objects, for manual use and the demo. It also
+// plays the machine-config operator of OpenShift 4.23 for KubeletConfigs: it accepts each one
+// that selects a pool and rolls that pool out to a new rendered configuration, changing no
+// node.
 //
 //	go run ./internal/testcluster/cmd/devcluster up      # start; print the kubeconfig path
 //	go run ./internal/testcluster/cmd/devcluster status  # report whether it runs
@@ -210,6 +213,24 @@ func serve(dir string) error {
 	if err != nil {
 		return fmt.Errorf("seeding the cluster: %w", err)
 	}
+
+	client, err := cluster.DynamicClient()
+	if err != nil {
+		return err
+	}
+	operator := &testcluster.MachineConfigOperator{
+		Client:       client,
+		Style:        testcluster.ConditionStyle423,
+		Rollout:      true,
+		PollInterval: 500 * time.Millisecond,
+		Logf:         logf,
+	}
+	operatorCtx, stopOperator := context.WithCancel(ctx)
+	waitForOperator := operator.Start(operatorCtx)
+	defer func() {
+		stopOperator()
+		waitForOperator()
+	}()
 
 	// The ready file appears complete or not at all, because up reads it while it waits.
 	temporary := filepath.Join(dir, readyFile+".partial")
