@@ -42,7 +42,8 @@ const kubeletImageGCDefaultTimeout = 60 * time.Minute
 
 // kubeletImageGCPollInterval is the longest time between two reads of the KubeletConfig and
 // the pools in a wait. The waits start at kubeletImageGCFirstPoll and double the interval up
-// to this, so a verdict that the operator writes within seconds is read within seconds. Tests lower it.
+// to this, so a verdict that the operator writes within seconds is read within seconds.
+// Tests lower it.
 var kubeletImageGCPollInterval = 10 * time.Second
 
 const kubeletImageGCFirstPoll = time.Second
