@@ -312,8 +312,17 @@ func (r *kubeletImageGCResource) waitAndFlatten(ctx context.Context, client dyna
 		}
 		err = waitForRollout(ctx, deadline, client, config, baseline)
 	}
+	if err != nil && ctx.Err() != nil {
+		// A request that the cancellation interrupted fails with an error of its own.
+		err = ctx.Err()
+	}
 	if err != nil {
 		addWaitError(diags, name, timeout, err)
+	}
+	if ctx.Err() != nil {
+		// Terraform is stopping, so reading the KubeletConfig again would only fail too.
+		flattenUnknownStatus(ctx, plan)
+		return
 	}
 
 	object, getErr := client.Resource(kubeletConfigGVR).Get(ctx, name, metav1.GetOptions{})
@@ -674,6 +683,11 @@ func addWaitError(diags *diag.Diagnostics, name string, timeout time.Duration, e
 			fmt.Sprintf("KubeletConfig %q was written, but the wait did not finish within %s. "+
 				"Raise timeouts.create or timeouts.update, or check the machine-config "+
 				"operator and the pool.\n\n%v", name, timeout, err))
+	case errors.Is(err, context.Canceled):
+		diags.AddError("Wait for KubeletConfig Interrupted",
+			fmt.Sprintf("KubeletConfig %q was written, but the wait for the machine-config "+
+				"operator was interrupted. The operator goes on with it: the next plan reads "+
+				"its verdict.", name))
 	default:
 		addAPIError(diags, "Unable to Wait for KubeletConfig",
 			fmt.Sprintf("KubeletConfig %q was written, but reading its status failed.", name),

@@ -193,9 +193,10 @@ func flattenKubeletConfig(ctx context.Context, model *kubeletImageGCModel,
 	settings, err := kubeletgc.Parse(config.Spec.KubeletConfig)
 	if err != nil {
 		diags.AddError("Unable to Read Image GC Settings",
-			fmt.Sprintf("KubeletConfig %q has image GC keys the provider cannot read. Fix "+
-				"spec.kubeletConfig on the cluster or let the next apply rewrite it.\n\n%v",
-				config.Name, err))
+			fmt.Sprintf("KubeletConfig %q has image GC keys the provider cannot read, so it "+
+				"cannot plan a change from them. Correct or remove the key in "+
+				"spec.kubeletConfig on the cluster, for example with `oc edit kubeletconfig "+
+				"%s`, and run the plan again.\n\n%v", config.Name, config.Name, err))
 		return diags
 	}
 

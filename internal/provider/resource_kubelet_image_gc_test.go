@@ -434,6 +434,41 @@ func TestAccKubeletImageGCUpdateAndDrift(t *testing.T) {
 	})
 }
 
+// A key of the wrong type on the cluster fails the refresh with advice that works: once the
+// key is corrected on the cluster, the plan is empty again.
+func TestAccKubeletImageGCUnreadableKey(t *testing.T) {
+	cluster := newKubeletImageGCCluster(t)
+	cluster.operator(&testcluster.MachineConfigOperator{Style: testcluster.ConditionStyle423})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: cluster.config(workerGCBody)},
+			{
+				PreConfig: func() {
+					cluster.editKubeletConfig(func(fields map[string]any) {
+						fields[kubeletgc.KeyHighThresholdPercent] = "ninety"
+					})
+				},
+				Config:   cluster.config(workerGCBody),
+				PlanOnly: true,
+				ExpectError: wrappedText("Unable to Read Image GC Settings.*" +
+					"oc edit kubeletconfig " + cluster.name + ".*imageGCHighThresholdPercent"),
+			},
+			{
+				PreConfig: func() {
+					cluster.editKubeletConfig(func(fields map[string]any) {
+						fields[kubeletgc.KeyHighThresholdPercent] = int64(90)
+					})
+				},
+				Config:   cluster.config(workerGCBody),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
 // A pool that already has the maximum number of KubeletConfigs gets no more.
 func TestAccKubeletImageGCTooManyConfigs(t *testing.T) {
 	cluster := newKubeletImageGCCluster(t)
