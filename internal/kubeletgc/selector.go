@@ -4,11 +4,18 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
+
+// PoolLabelPrefix, followed by the pool name, is the label key that the machine-config
+// operator puts on each pool it creates, such as
+// pools.operator.machineconfiguration.openshift.io/worker.
+const PoolLabelPrefix = "pools.operator.machineconfiguration.openshift.io/"
 
 // MaxConfigsPerPool is the number of KubeletConfigs the machine-config operator renders for
 // one pool: one MachineConfig without a suffix and nine with the suffixes 1 to 9.
@@ -35,12 +42,35 @@ func ValidateSelector(selector *metav1.LabelSelector) []Problem {
 			Attribute: AttributePoolSelector,
 			Summary:   summaryPoolSelector,
 			Detail: fmt.Sprintf("machine_config_pool_selector is not a valid label "+
-				"selector: %v. Use valid label keys and values, and give In and NotIn "+
-				"expressions at least one value.", err),
+				"selector: %v. Use valid label keys and values.", err),
 		}}
 	}
 
 	return nil
+}
+
+// ValidatePoolName checks a pool named in machine_config_pool: it must be a valid object name
+// (a DNS-1123 subdomain), and PoolLabelPrefix followed by it a valid label key, whose name
+// part has at most 63 characters.
+func ValidatePoolName(name string) []Problem {
+	var reasons []string
+	reasons = append(reasons, validation.IsDNS1123Subdomain(name)...)
+	if len(reasons) == 0 {
+		for _, reason := range validation.IsQualifiedName(PoolLabelPrefix + name) {
+			reasons = append(reasons, "in the pool's label key "+PoolLabelPrefix+name+
+				", the "+reason)
+		}
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return []Problem{{
+		Attribute: AttributePool,
+		Summary:   summaryPool,
+		Detail: fmt.Sprintf("machine_config_pool %q is not the name of a machine config "+
+			"pool: %s. Use the pool's name as `oc get machineconfigpool` lists it, such as "+
+			"worker.", name, strings.Join(reasons, "; ")),
+	}}
 }
 
 // poolSelector converts a KubeletConfig selector the way the machine-config operator treats

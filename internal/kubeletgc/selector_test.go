@@ -239,3 +239,37 @@ func TestMatchingConfigsRejectsInvalidTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestValidatePoolName(t *testing.T) {
+	valid := []string{"worker", "master", "infra-2", "gpu.a100", strings.Repeat("a", 63)}
+	for _, name := range valid {
+		if problems := ValidatePoolName(name); len(problems) != 0 {
+			t.Errorf("ValidatePoolName(%q) = %v, want no problems", name, problems)
+		}
+	}
+
+	invalid := map[string]string{
+		"":                             "must consist of lower case",
+		"worker pool":                  "must consist of lower case",
+		"Worker":                       "must consist of lower case",
+		"-worker":                      "must consist of lower case",
+		strings.Repeat("a", 64):        "the name part must be no more than 63 bytes",
+		"worker/infra":                 "must consist of lower case",
+		"a." + strings.Repeat("b", 62): "the name part must be no more than 63 bytes",
+	}
+	for name, reason := range invalid {
+		problems := ValidatePoolName(name)
+		if len(problems) != 1 {
+			t.Errorf("ValidatePoolName(%q) = %v, want one problem", name, problems)
+			continue
+		}
+		if problems[0].Attribute != AttributePool {
+			t.Errorf("ValidatePoolName(%q) attribute = %s, want %s", name,
+				problems[0].Attribute, AttributePool)
+		}
+		if !strings.Contains(problems[0].Detail, reason) {
+			t.Errorf("ValidatePoolName(%q) detail = %q, want it to contain %q", name,
+				problems[0].Detail, reason)
+		}
+	}
+}

@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// Attribute names of the future imagedist_kubelet_image_gc resource. Problem.Attribute is one
-// of them, so the provider can attach a diagnostic to the attribute at fault.
+// Attribute names of the imagedist_kubelet_image_gc resource. Problem.Attribute is one of
+// them, so the provider can attach a diagnostic to the attribute at fault.
 const (
 	AttributeHighThresholdPercent = "high_threshold_percent"
 	AttributeLowThresholdPercent  = "low_threshold_percent"
 	AttributeMinimumGCAge         = "minimum_gc_age"
 	AttributeMaximumGCAge         = "maximum_gc_age"
 	AttributeNodeStatusMaxImages  = "node_status_max_images"
+	AttributePool                 = "machine_config_pool"
 	AttributePoolSelector         = "machine_config_pool_selector"
 )
 
@@ -68,6 +69,7 @@ const (
 	summaryAge          = "Invalid Image GC Age"
 	summaryMaxImages    = "Invalid Node Status Max Images"
 	summaryPoolSelector = "Invalid Machine Config Pool Selector"
+	summaryPool         = "Invalid Machine Config Pool Name"
 	minNodeStatusImages = -1
 	maxThresholdPercent = 100
 	minThresholdPercent = 0

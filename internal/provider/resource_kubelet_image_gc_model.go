@@ -20,7 +20,7 @@ import (
 
 // poolLabelPrefix starts the label that OpenShift puts on each pool it creates, with the pool
 // name after the slash and an empty value.
-const poolLabelPrefix = "pools.operator.machineconfiguration.openshift.io/"
+const poolLabelPrefix = kubeletgc.PoolLabelPrefix
 
 // kubeletImageGCModel is the Terraform state of imagedist_kubelet_image_gc.
 type kubeletImageGCModel struct {

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -82,7 +81,6 @@ func kubeletImageGCAttributes() map[string]schema.Attribute {
 				"as `worker` or `master`. The KubeletConfig selects it by the label `" +
 				poolLabelPrefix + "<pool>`. Exactly one of `machine_config_pool` and " +
 				"`machine_config_pool_selector` is required.",
-			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 		},
 		"machine_config_pool_selector": schema.SingleNestedAttribute{
 			Optional: true,
@@ -153,7 +151,10 @@ func kubeletImageGCSettingAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "`imageMaximumGCAge`: the age after which an unused image is " +
 				"collected whatever the disk usage, as a Go duration. It must be greater than " +
 				"`minimum_gc_age` unless it is `0s`, which turns age-based collection off (the " +
-				"kubelet default).",
+				"kubelet default). A value above `0s` needs the kubelet's `ImageMaximumGCAge` " +
+				"feature gate, which is on by default from Kubernetes 1.30 (OpenShift 4.17); " +
+				"an older kubelet rejects it and its node becomes NotReady. The provider does " +
+				"not check the nodes' kubelet version.",
 			PlanModifiers: []planmodifier.String{equivalentDurationModifier{}},
 		},
 		kubeletgc.AttributeNodeStatusMaxImages: schema.Int64Attribute{
@@ -224,6 +225,14 @@ func (r *kubeletImageGCResource) ValidateConfig(
 		}
 	}
 
+	pool := config.MachineConfigPool
+	if !pool.IsNull() && !pool.IsUnknown() {
+		for _, problem := range kubeletgc.ValidatePoolName(pool.ValueString()) {
+			resp.Diagnostics.AddAttributeError(path.Root(problem.Attribute), problem.Summary,
+				problem.Detail)
+		}
+		return
+	}
 	selector, known := config.poolSelector(ctx)
 	if known && selector != nil {
 		for _, problem := range kubeletgc.ValidateSelector(selector) {

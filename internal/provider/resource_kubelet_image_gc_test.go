@@ -554,6 +554,11 @@ func TestAccKubeletImageGCValidation(t *testing.T) {
 			`match_labels`},
 		{"invalid label key", `machine_config_pool_selector = { match_labels = { "a b" = "" } }`,
 			`Invalid Machine Config Pool Selector`},
+		{"pool name with space", `machine_config_pool = "worker pool"`,
+			`(?s)Invalid Machine Config Pool Name.*machine_config_pool\s+=\s+"worker pool"`},
+		{"pool name empty", `machine_config_pool = ""`, `Invalid Machine Config Pool Name`},
+		{"pool name too long", `machine_config_pool = "` + strings.Repeat("a", 64) + `"`,
+			`(?s)Invalid Machine Config Pool Name.*63`},
 	}
 	for _, test := range selectorCases {
 		t.Run(test.name, func(t *testing.T) {
@@ -567,6 +572,18 @@ func TestAccKubeletImageGCValidation(t *testing.T) {
 			})
 		})
 	}
+
+	t.Run("custom pool name", func(t *testing.T) {
+		resource.UnitTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: cluster.config("  machine_config_pool = \"infra-" +
+					strings.Repeat("a", 57) + "\"\n"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			}},
+		})
+	})
 
 	valid := map[string]string{
 		"edges 100 and 0":               "high_threshold_percent = 100\n  low_threshold_percent = 0",
