@@ -152,8 +152,8 @@ func kubeletImageGCSettingAttributes() map[string]schema.Attribute {
 				"collected whatever the disk usage, as a Go duration. It must be greater than " +
 				"`minimum_gc_age` unless it is `0s`, which turns age-based collection off (the " +
 				"kubelet default). A value above `0s` needs the kubelet's `ImageMaximumGCAge` " +
-				"feature gate, which is on by default from Kubernetes 1.30 (OpenShift 4.17); " +
-				"an older kubelet rejects it and its node becomes NotReady. The provider does " +
+				"feature gate, which is on by default from Kubernetes 1.30 (OpenShift 4.17). " +
+				"An older kubelet rejects it and its node becomes NotReady. The provider does " +
 				"not check the nodes' kubelet version.",
 			PlanModifiers: []planmodifier.String{equivalentDurationModifier{}},
 		},
