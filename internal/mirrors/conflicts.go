@@ -50,7 +50,7 @@ func (c Conflict) Detail() string {
 	if len(own) > 0 {
 		ours = strings.Join(own, " and ")
 	}
-	detail := fmt.Sprintf("mirror[%d].source %q has mirror_source_policy %s in %s, but %s sets "+
+	detail := fmt.Sprintf("mirror[%d].source %q has mirror_source_policy %s in %s, but %s has "+
 		"%s for the same source. The machine-config operator rejects different policies for "+
 		"one source and stops updating registries.conf on every node. Use the same policy in "+
 		"both, or remove the rule from one of them.",
@@ -78,14 +78,14 @@ func describePolicy(policy, kind string) string {
 		return fmt.Sprintf("no policy (an ImageContentSourcePolicy always allows contacting "+
 			"the source, like %s)", PolicyAllowContactingSource)
 	case policy == "":
-		return fmt.Sprintf("unset (treated as %s)", PolicyAllowContactingSource)
+		return fmt.Sprintf("no policy (which means %s)", PolicyAllowContactingSource)
 	}
 	return policy
 }
 
-// effectivePolicy maps an unset policy to AllowContactingSource, which is how registries.conf
+// EffectivePolicy maps an unset policy to AllowContactingSource, which is how registries.conf
 // renders it: only NeverContactSource blocks the source.
-func effectivePolicy(policy string) string {
+func EffectivePolicy(policy string) string {
 	if policy == "" {
 		return PolicyAllowContactingSource
 	}
@@ -104,7 +104,7 @@ func Conflicts(rules []Rule, own []ObjectRef, existing Existing) []Conflict {
 	for i, rule := range rules {
 		source := canonicalLocation(rule.Source)
 		for _, entry := range byRef[source] {
-			if effectivePolicy(entry.policy) == effectivePolicy(rule.Policy) {
+			if EffectivePolicy(entry.policy) == EffectivePolicy(rule.Policy) {
 				continue
 			}
 			conflicts = append(conflicts, Conflict{

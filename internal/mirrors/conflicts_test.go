@@ -198,7 +198,7 @@ func TestConflictDetail(t *testing.T) {
 	for _, want := range []string{
 		`mirror[0].source "quay.io/ns"`,
 		"NeverContactSource in ImageDigestMirrorSet/ours and ImageTagMirrorSet/ours",
-		"ImageDigestMirrorSet/theirs sets unset (treated as AllowContactingSource)",
+		"ImageDigestMirrorSet/theirs has no policy (which means AllowContactingSource)",
 		"apply that resource alone first (terraform apply -target=ADDRESS)",
 	} {
 		if !strings.Contains(c.Detail(), want) {
@@ -215,7 +215,7 @@ func TestConflictDetail(t *testing.T) {
 	}
 	for _, want := range []string{
 		"in this resource",
-		"ImageContentSourcePolicy/legacy sets no policy",
+		"ImageContentSourcePolicy/legacy has no policy",
 	} {
 		if !strings.Contains(conflicts[0].Detail(), want) {
 			t.Errorf("Detail = %q, expected it to contain %q", conflicts[0].Detail(), want)

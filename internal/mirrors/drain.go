@@ -75,7 +75,7 @@ func digestChangeDrains(old, new []Rule) (bool, string) {
 		if !ok {
 			return true, fmt.Sprintf("the rule for source %q is removed", before.Source)
 		}
-		if effectivePolicy(before.Policy) != effectivePolicy(after.Policy) {
+		if EffectivePolicy(before.Policy) != EffectivePolicy(after.Policy) {
 			return true, fmt.Sprintf("the mirror source policy of %q changes from %s to %s",
 				before.Source, describePolicy(before.Policy, ""), describePolicy(after.Policy, ""))
 		}
@@ -110,7 +110,7 @@ func rulesBySource(rules []Rule) map[string]Rule {
 }
 
 func sameRule(a, b Rule) bool {
-	return effectivePolicy(a.Policy) == effectivePolicy(b.Policy) &&
+	return EffectivePolicy(a.Policy) == EffectivePolicy(b.Policy) &&
 		slices.Equal(canonicalAll(a.Mirrors), canonicalAll(b.Mirrors))
 }
 

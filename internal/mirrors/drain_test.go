@@ -76,7 +76,7 @@ func TestDrainsNodes(t *testing.T) {
 		{"policy set to never", base, with(func(r []Rule) []Rule {
 			r[0].Policy = PolicyNeverContactSource
 			return r
-		}), PullTypeDigest, true, "policy of \"quay.io/ns\" changes from unset"},
+		}), PullTypeDigest, true, "policy of \"quay.io/ns\" changes from no policy"},
 		{"policy never to allow", base, with(func(r []Rule) []Rule {
 			r[1].Policy = PolicyAllowContactingSource
 			return r

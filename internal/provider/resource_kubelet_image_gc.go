@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 
@@ -99,7 +100,8 @@ func (r *kubeletImageGCResource) Create(
 	name := plan.Name.ValueString()
 	settings, _ := plan.settings()
 	selector, _ := plan.poolSelector(ctx)
-	resp.Diagnostics.Append(checkPoolConfigs(ctx, client, name, selector)...)
+	// The plan has shown the warnings already.
+	resp.Diagnostics.Append(checkPoolConfigs(ctx, client, name, selector).Errors()...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -241,6 +243,28 @@ func (r *kubeletImageGCResource) Delete(
 func (r *kubeletImageGCResource) ImportState(
 	ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse,
 ) {
+	if problems := validation.IsDNS1123Subdomain(req.ID); len(problems) > 0 {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("Import imagedist_kubelet_image_gc by the name of its KubeletConfig, "+
+				"a DNS-1123 subdomain, but %q is not one: %s.", req.ID,
+				strings.Join(problems, "; ")))
+		return
+	}
+	client := r.dynamic(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, err := client.Resource(kubeletConfigGVR).Get(ctx, req.ID, metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, kubeletConfigsResource, req.ID) {
+		resp.Diagnostics.AddError("KubeletConfig Not Found",
+			fmt.Sprintf("KubeletConfig %q does not exist on the cluster, so there is nothing "+
+				"to import. List the KubeletConfigs with `oc get kubeletconfig`.", req.ID))
+		return
+	}
+	if err != nil {
+		addKubeletConfigReadError(&resp.Diagnostics, req.ID, err)
+		return
+	}
 	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_rollout"),
@@ -382,6 +406,8 @@ func flattenFromCluster(ctx context.Context, client dynamic.Interface,
 	return diags
 }
 
+const summaryTooManyConfigs = "Too Many KubeletConfigs for Pool"
+
 // checkPoolConfigs lists the KubeletConfigs that already select the target pools. It warns
 // about them, because the operator merges them and the later one wins, and fails when a
 // pool already has the maximum the operator renders.
@@ -417,7 +443,19 @@ func checkPoolConfigs(ctx context.Context, client dynamic.Interface, name string
 			"Invalid Machine Config Pool Selector", err.Error())
 		return diags
 	}
-	return poolConfigDiagnostics(matches)
+	if selected, _ := kubeletgc.SelectedPools(selector, pools); len(selected) == 0 {
+		names := make([]string, len(pools))
+		for i := range pools {
+			names[i] = pools[i].Name
+		}
+		diags.AddWarning("No Machine Config Pool Matches",
+			fmt.Sprintf("No machine config pool on the cluster has the labels %s, so the "+
+				"machine-config operator will reject KubeletConfig %q unless such a pool "+
+				"exists by then. The pools are: %s.", metav1.FormatLabelSelector(selector),
+				name, strings.Join(names, ", ")))
+	}
+	diags.Append(poolConfigDiagnostics(matches)...)
+	return diags
 }
 
 // poolConfigDiagnostics turns the other KubeletConfigs of the target pools into a warning,
@@ -443,7 +481,7 @@ func poolConfigDiagnostics(matches []kubeletgc.ConfigMatch) diag.Diagnostics {
 	}
 	for pool, count := range perPool {
 		if count >= kubeletgc.MaxConfigsPerPool {
-			diags.AddError("Too Many KubeletConfigs for Pool",
+			diags.AddError(summaryTooManyConfigs,
 				fmt.Sprintf("Machine config pool %q already has %d KubeletConfigs, the maximum "+
 					"that the machine-config operator renders for one pool, so it would reject "+
 					"another one. Merge these settings into one of them, or delete one:\n%s",
@@ -676,7 +714,8 @@ func addWaitError(diags *diag.Diagnostics, name string, timeout time.Duration, e
 	case errors.Is(err, errOperatorRejected):
 		diags.AddError("KubeletConfig Not Applied",
 			fmt.Sprintf("KubeletConfig %q was written, but the cluster reports a failure. "+
-				"Fix the cause and apply again; the resource is marked tainted until then."+
+				"Fix the cause and apply again. Until the operator accepts it, every plan "+
+				"proposes to apply it again."+
 				"\n\n%s", name, strings.TrimPrefix(err.Error(), errOperatorRejected.Error()+": ")))
 	case errors.Is(err, context.DeadlineExceeded):
 		diags.AddError("Timed Out Waiting for KubeletConfig",

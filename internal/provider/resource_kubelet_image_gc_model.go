@@ -292,12 +292,10 @@ func flattenStatus(ctx context.Context, model *kubeletImageGCModel,
 	return diags
 }
 
-// describeExpressions spells the matchExpressions of selector for a message.
+// describeExpressions spells the matchExpressions of selector in kubectl's selector syntax,
+// such as "tier in (a,b)" or "!legacy".
 func describeExpressions(selector *metav1.LabelSelector) string {
-	parts := make([]string, 0, len(selector.MatchExpressions))
-	for _, expression := range selector.MatchExpressions {
-		parts = append(parts, fmt.Sprintf("%s %s [%s]", expression.Key, expression.Operator,
-			strings.Join(expression.Values, ", ")))
-	}
-	return strings.Join(parts, "; ")
+	return metav1.FormatLabelSelector(&metav1.LabelSelector{
+		MatchExpressions: selector.MatchExpressions,
+	})
 }

@@ -2,14 +2,17 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -19,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeletgc"
 )
 
@@ -267,37 +271,135 @@ func (equivalentDurationModifier) PlanModifyString(_ context.Context,
 	}
 }
 
-// ModifyPlan keeps the computed status of the prior state when, after the attribute plan
-// modifiers, nothing that the configuration sets differs from it. The framework marks the
-// status unknown as soon as the configuration differs from state, which a duration spelled
-// differently does, and that alone would plan an update.
+// ModifyPlan warns about the drains that the plan causes and, when the cluster can be read,
+// about the target pools: none matching, or other KubeletConfigs for them. It keeps the
+// computed status of the prior state when, after the attribute plan modifiers, nothing that
+// the configuration sets differs from it, unless the operator rejected the KubeletConfig or a
+// pool is degraded. The framework marks the status unknown as soon as the configuration
+// differs from state, which a duration spelled differently does, and that alone would plan an
+// update.
 func (r *kubeletImageGCResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
-		return
-	}
 	var plan, state kubeletImageGCModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if !req.Plan.Raw.IsNull() {
+		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	}
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	configured := func(m kubeletImageGCModel) []attr.Value {
-		return []attr.Value{m.Name, m.MachineConfigPool, m.PoolSelector,
-			m.HighThresholdPercent, m.LowThresholdPercent, m.MinimumGCAge, m.MaximumGCAge,
-			m.NodeStatusMaxImages, m.WaitForRollout, m.Timeouts}
+
+	switch {
+	case req.Plan.Raw.IsNull():
+		warnKubeletConfigDrain(&resp.Diagnostics, state, "Destroying")
+		return
+	case req.State.Raw.IsNull():
+		warnKubeletConfigDrain(&resp.Diagnostics, plan, "Creating")
+		r.checkTargetPools(ctx, plan, &resp.Diagnostics)
+		return
 	}
-	stateValues := configured(state)
-	for i, value := range configured(plan) {
-		if !value.Equal(stateValues[i]) {
-			return
-		}
+
+	if !settingsEqual(plan, state) {
+		warnKubeletConfigDrain(&resp.Diagnostics, plan, "Changing")
 	}
+	if !plan.MachineConfigPool.Equal(state.MachineConfigPool) ||
+		!plan.PoolSelector.Equal(state.PoolSelector) {
+		r.checkTargetPools(ctx, plan, &resp.Diagnostics)
+	}
+	if !settingsEqual(plan, state) || !plan.WaitForRollout.Equal(state.WaitForRollout) ||
+		!plan.Timeouts.Equal(state.Timeouts) {
+		return
+	}
+
 	plan.ID = state.ID
 	plan.Verdict = state.Verdict
 	plan.VerdictMessage = state.VerdictMessage
 	plan.RenderedMachineConfigs = state.RenderedMachineConfigs
 	plan.PoolRollout = state.PoolRollout
+	if state.Verdict.ValueString() == string(kubeletgc.ConfigFailed) || anyPoolDegraded(state) {
+		// An unknown verdict plans an update, which reads the operator's verdict again, so
+		// the failure shows in every plan until the cluster reports success.
+		plan.Verdict = types.StringUnknown()
+		plan.VerdictMessage = types.StringUnknown()
+		plan.PoolRollout = types.MapUnknown(types.StringType)
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
+}
+
+// settingsEqual reports whether two models set the same KubeletConfig.
+func settingsEqual(a, b kubeletImageGCModel) bool {
+	left := []attr.Value{a.Name, a.MachineConfigPool, a.PoolSelector, a.HighThresholdPercent,
+		a.LowThresholdPercent, a.MinimumGCAge, a.MaximumGCAge, a.NodeStatusMaxImages}
+	right := []attr.Value{b.Name, b.MachineConfigPool, b.PoolSelector, b.HighThresholdPercent,
+		b.LowThresholdPercent, b.MinimumGCAge, b.MaximumGCAge, b.NodeStatusMaxImages}
+	for i := range left {
+		if !left[i].Equal(right[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyPoolDegraded(state kubeletImageGCModel) bool {
+	for _, value := range stringMap(state.PoolRollout) {
+		if strings.HasPrefix(value, string(kubeletgc.RolloutDegraded)) {
+			return true
+		}
+	}
+	return false
+}
+
+// warnKubeletConfigDrain tells which pools the apply drains and reboots.
+func warnKubeletConfigDrain(diags *diag.Diagnostics, model kubeletImageGCModel, action string) {
+	target := "the selected machine config pools"
+	if !model.MachineConfigPool.IsNull() && !model.MachineConfigPool.IsUnknown() {
+		target = fmt.Sprintf("machine config pool %q", model.MachineConfigPool.ValueString())
+	}
+	diags.AddWarning("Change Drains Nodes",
+		fmt.Sprintf("%s KubeletConfig %q makes the machine-config operator drain and reboot "+
+			"every node of %s, one batch at a time as the pool's maxUnavailable allows.",
+			action, model.Name.ValueString(), target))
+}
+
+// checkTargetPools reports, at plan time, a selector that matches no pool and the other
+// KubeletConfigs of the target pools. It skips the check while the provider configuration
+// is unknown and warns when the cluster cannot be read, because a plan must not need the
+// cluster.
+func (r *kubeletImageGCResource) checkTargetPools(ctx context.Context, plan kubeletImageGCModel,
+	diags *diag.Diagnostics) {
+	selector, known := plan.poolSelector(ctx)
+	if r.clients == nil || !known || selector == nil || plan.Name.IsUnknown() {
+		return
+	}
+	client, err := r.clients.Dynamic()
+	var unknown *kube.UnknownSettingsError
+	if errors.As(err, &unknown) {
+		return
+	}
+	if err != nil {
+		addClientError(diags, err)
+		return
+	}
+
+	found := checkPoolConfigs(ctx, client, plan.Name.ValueString(), selector)
+	if found.HasError() && found.ErrorsCount() > 0 && !tooManyConfigs(found) {
+		diags.AddWarning("Unable to Check Machine Config Pools",
+			"Reading the machine config pools and KubeletConfigs on the cluster failed, so "+
+				"the plan cannot check the target pools. Apply checks them again.\n\n"+
+				found.Errors()[0].Detail())
+		return
+	}
+	diags.Append(found...)
+}
+
+func tooManyConfigs(diags diag.Diagnostics) bool {
+	for _, diagnostic := range diags.Errors() {
+		if diagnostic.Summary() == summaryTooManyConfigs {
+			return true
+		}
+	}
+	return false
 }

@@ -260,6 +260,14 @@ func TestAccKubeletImageGCUpdateRejected(t *testing.T) {
 							"= 95", 1)),
 						ExpectError: wrappedText("KubeletConfig Not Applied.*" + message),
 					},
+					{
+						// A rejected update is not tainted, so the failed verdict
+						// itself plans another apply.
+						Config: cluster.config(strings.Replace(workerGCBody, "= 90",
+							"= 95", 1)),
+						PlanOnly:           true,
+						ExpectNonEmptyPlan: true,
+					},
 				},
 			})
 		})
@@ -910,7 +918,7 @@ func TestAccKubeletImageGCImportMatchExpressions(t *testing.T) {
 			ImportState:   true,
 			ImportStateId: cluster.name,
 			ExpectError: wrappedText("Unsupported Machine Config Pool Selector.*" +
-				"matchExpressions (gc-tier In [fast])"),
+				"matchExpressions (gc-tier in (fast))"),
 		}},
 	})
 }
@@ -959,7 +967,7 @@ func TestFlattenSelectorRejectsMatchExpressions(t *testing.T) {
 	if !diags.HasError() {
 		t.Fatalf("flattenSelector accepted matchExpressions; model = %+v", model)
 	}
-	if detail := diags[0].Detail(); !strings.Contains(detail, "gc-tier NotIn [slow]") {
+	if detail := diags[0].Detail(); !strings.Contains(detail, "gc-tier notin (slow)") {
 		t.Errorf("error detail %q does not name the expression", detail)
 	}
 	if !model.MachineConfigPool.IsNull() {

@@ -125,6 +125,7 @@ func (r *registryMirrorResource) checkConflicts(ctx context.Context, plan,
 		managed = mirrors.OwnObjects(state.Name.ValueString(), state.PullType.ValueString())
 	}
 	planned := mirrors.OwnObjects(plan.Name.ValueString(), plan.PullType.ValueString())
+	unchanged := unchangedPolicies(ctx, plan, state, diags)
 	for _, conflict := range mirrors.Conflicts(rules, managed, existing) {
 		conflict.Own = planned
 		detail := conflict.Detail()
@@ -133,10 +134,34 @@ func (r *registryMirrorResource) checkConflicts(ctx context.Context, plan,
 				"name; import it with terraform import, or choose another name.",
 				conflict.Object)
 		}
-		diags.AddAttributeError(
-			path.Root("mirror").AtListIndex(conflict.Rule).AtName(mirrors.FieldPolicy),
-			conflict.Summary(), detail)
+		at := path.Root("mirror").AtListIndex(conflict.Rule).AtName(mirrors.FieldPolicy)
+		if unchanged[conflict.Source] == mirrors.EffectivePolicy(conflict.Policy) {
+			// This resource wrote the policy before the other object appeared, so the apply
+			// changes nothing about the conflict, and failing would also block the destroy
+			// or edit that resolves it.
+			diags.AddAttributeWarning(at, conflict.Summary(), detail)
+			continue
+		}
+		diags.AddAttributeError(at, conflict.Summary(), detail)
 	}
+}
+
+// unchangedPolicies maps each source whose rule the resource manages already, with the same
+// objects, to its effective policy in the prior state. It is empty on create and when the
+// name or pull_type changes.
+func unchangedPolicies(ctx context.Context, plan, state registryMirrorModel,
+	diags *diag.Diagnostics) map[string]string {
+	policies := map[string]string{}
+	if state.Mirror.IsNull() || !state.Name.Equal(plan.Name) ||
+		!state.PullType.Equal(plan.PullType) {
+		return policies
+	}
+	blocks, blockDiags := mirrorBlocks(ctx, state.Mirror)
+	diags.Append(blockDiags...)
+	for _, rule := range rulesFromBlocks(blocks) {
+		policies[rule.Source] = mirrors.EffectivePolicy(rule.Policy)
+	}
+	return policies
 }
 
 // warnDrain warns when the machine-config operator is predicted to drain nodes.

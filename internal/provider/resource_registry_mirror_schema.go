@@ -95,7 +95,9 @@ func registryMirrorAttributes() map[string]schema.Attribute {
 			Optional:    true,
 			ElementType: types.StringType,
 			MarkdownDescription: "Labels set on every managed object. Labels that others " +
-				"add are kept and not shown.",
+				"add are kept and not shown. Import reads every label into state, so after " +
+				"import, labels that the configuration does not set are removed on the next " +
+				"apply: add them to the configuration to keep them.",
 			Validators: []validator.Map{labelsValidator{}},
 		},
 		"object_kinds": schema.ListAttribute{

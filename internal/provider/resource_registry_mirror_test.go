@@ -510,6 +510,40 @@ func TestAccRegistryMirrorConflict(t *testing.T) {
 					Policy: mirrors.PolicyNeverContactSource,
 				}}),
 			},
+			{
+				// A conflict that another object brings later only warns, because this
+				// resource's apply does not change it and must not block the destroy
+				// that resolves it.
+				PreConfig: func() {
+					object, err := resources.Get(context.Background(), otherName,
+						metav1.GetOptions{})
+					if err != nil {
+						t.Fatalf("reading the existing ImageDigestMirrorSet: %v", err)
+					}
+					rules, _, _ := unstructured.NestedSlice(object.Object, "spec",
+						"imageDigestMirrors")
+					rules[0].(map[string]any)["mirrorSourcePolicy"] =
+						mirrors.PolicyAllowContactingSource
+					_ = unstructured.SetNestedSlice(object.Object, rules, "spec",
+						"imageDigestMirrors")
+					if _, err := resources.Update(context.Background(), object,
+						metav1.UpdateOptions{}); err != nil {
+						t.Fatalf("changing the existing ImageDigestMirrorSet: %v", err)
+					}
+				},
+				Config: cluster.config(fmt.Sprintf(`
+  mirror {
+    source               = %q
+    mirrors              = ["a.example.com/q", "b.example.com/q"]
+    mirror_source_policy = "NeverContactSource"
+  }
+`, cluster.source)),
+				Check: cluster.checkRules(mirrors.KindImageDigestMirrorSet, []mirrors.Rule{{
+					Source:  cluster.source,
+					Mirrors: []string{"a.example.com/q", "b.example.com/q"},
+					Policy:  mirrors.PolicyNeverContactSource,
+				}}),
+			},
 		},
 	})
 }

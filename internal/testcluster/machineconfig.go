@@ -136,11 +136,69 @@ func (o *MachineConfigOperator) sync(ctx context.Context) error {
 			object.GetGeneration() == o.handled[object.GetUID()] {
 			continue
 		}
+		object, err := o.assignSuffix(ctx, object, list.Items, pools)
+		if err != nil {
+			return err
+		}
 		if err := o.report(ctx, object, pools); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// assignSuffix gives a KubeletConfig that has no MachineConfig name suffix yet the first one
+// that no other KubeletConfig of its pools uses, as the operator does: none ("") for the
+// first, then 1 to 9. It returns the object as updated.
+func (o *MachineConfigOperator) assignSuffix(ctx context.Context,
+	object *unstructured.Unstructured, all []unstructured.Unstructured,
+	pools []mcfgv1.MachineConfigPool) (*unstructured.Unstructured, error) {
+	key := kubeletgc.AnnotationMachineConfigNameSuffix
+	if _, ok := object.GetAnnotations()[key]; ok {
+		return object, nil
+	}
+	selected := selectedPools(object, pools)
+	used := map[string]bool{}
+	for i := range all {
+		other := &all[i]
+		suffix, ok := other.GetAnnotations()[key]
+		if !ok || other.GetUID() == object.GetUID() {
+			continue
+		}
+		for _, pool := range selectedPools(other, pools) {
+			if slices.Contains(selected, pool) {
+				used[suffix] = true
+			}
+		}
+	}
+	suffix := ""
+	for n := 1; used[suffix] && n <= kubeletgc.MaxConfigsPerPool; n++ {
+		suffix = fmt.Sprint(n)
+	}
+
+	annotations := object.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[key] = suffix
+	object.SetAnnotations(annotations)
+	updated, err := o.Client.Resource(kubeletConfigResource).Update(ctx, object,
+		metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("annotating KubeletConfig %s: %w", object.GetName(), err)
+	}
+	return updated, nil
+}
+
+// selectedPools returns the pools that a KubeletConfig object selects, or none when it cannot
+// be decoded.
+func selectedPools(object *unstructured.Unstructured, pools []mcfgv1.MachineConfigPool) []string {
+	var config mcfgv1.KubeletConfig
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object, &config) != nil {
+		return nil
+	}
+	selected, _ := kubeletgc.SelectedPools(config.Spec.MachineConfigPoolSelector, pools)
+	return selected
 }
 
 // report adds the verdict on the KubeletConfig's current generation as the operator does: it
