@@ -90,6 +90,10 @@ echo "What the KubeletConfig holds on the cluster:"
   -o jsonpath='{.spec}' | sed 's/^/  /'
 echo
 echo
+echo "Images pre-pulled by imagedist_image_puller, judged from its own pods:"
+"$terraform" -chdir="$demo/work" output -raw -no-color prepull_table | sed 's/^/  /'
+echo
+echo
 echo "Requested images on each worker, then each worker's totals:"
 "$terraform" -chdir="$demo/work" output -raw -no-color cache_table | sed 's/^/  /'
 

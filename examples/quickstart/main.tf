@@ -90,6 +90,23 @@ resource "imagedist_kubelet_image_gc" "workers" {
   wait_for_rollout = true
 }
 
+# Pre-pull two images of the release onto every worker and keep them cached, so pods that use
+# them start at once. Apply returns when every worker has both.
+resource "imagedist_image_puller" "release" {
+  namespace = var.namespace
+  name      = "release-images"
+
+  images = {
+    checkout = "quay.io/imagedist-demo/checkout:2.4.1"
+    frontend = "ghcr.io/imagedist-demo/frontend:5.2.0"
+  }
+
+  node_selector = {
+    "node-role.kubernetes.io/worker" = ""
+  }
+  image_pull_secrets = [imagedist_pull_secret.registries.name]
+}
+
 # Which of the images a release needs are already cached on which worker.
 data "imagedist_node_images" "workers" {
   label_selector = "node-role.kubernetes.io/worker"
@@ -158,6 +175,20 @@ output "image_gc" {
     verdict        = imagedist_kubelet_image_gc.workers.verdict
     pool_rollout   = imagedist_kubelet_image_gc.workers.pool_rollout
   }
+}
+
+output "prepull_table" {
+  description = "Each worker's puller pod and the images it has cached."
+  value = join("\n", concat(
+    [format("%-22s %-6s %-20s %s", "NODE", "READY", "CACHED", "MISSING")],
+    [
+      for node in imagedist_image_puller.release.nodes : format("%-22s %-6s %-20s %s",
+        node.name, node.ready ? "yes" : "no", join(",", node.cached),
+      length(node.missing) > 0 ? join(",", node.missing) : "-")
+    ],
+    ["", format("%d of %d workers have every image.",
+    imagedist_image_puller.release.nodes_cached, imagedist_image_puller.release.node_count)]
+  ))
 }
 
 output "cache_table" {

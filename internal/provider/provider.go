@@ -95,6 +95,7 @@ func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resou
 		NewPullSecretResource,
 		NewKubeletImageGCResource,
 		NewRegistryMirrorResource,
+		NewImagePullerResource,
 	}
 }
 

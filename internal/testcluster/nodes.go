@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -352,7 +353,11 @@ func seedNode(ctx context.Context, client kubernetes.Interface, node Node) error
 	nodes := client.CoreV1().Nodes()
 
 	created, err := nodes.Create(ctx, withoutStatus(desired), metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
+	// The API server's TaintNodesByCondition admission plugin gives a new node the taint
+	// node.kubernetes.io/not-ready, which the node lifecycle controller removes once the
+	// node reports Ready. That controller does not run here, so the seeding sets the taints.
+	if apierrors.IsAlreadyExists(err) ||
+		err == nil && !equality.Semantic.DeepEqual(created.Spec.Taints, desired.Spec.Taints) {
 		created, err = updateNodeSpec(ctx, client, desired)
 	}
 	if err != nil {

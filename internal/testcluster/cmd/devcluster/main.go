@@ -2,7 +2,8 @@
 // seeded with the demo nodes and the OpenShift objects, for manual use and the demo. It also
 // plays the machine-config operator of OpenShift 4.23 for KubeletConfigs: it accepts each one
 // that selects a pool and rolls that pool out to a new rendered configuration, changing no
-// node.
+// node. And it plays the kubelets (testcluster.Kubelets): DaemonSet pods are bound to their
+// nodes and reported running, with their images pulled, though no container runs.
 //
 //	go run ./internal/testcluster/cmd/devcluster up      # start; print the kubeconfig path
 //	go run ./internal/testcluster/cmd/devcluster status  # report whether it runs
@@ -225,11 +226,22 @@ func serve(dir string) error {
 		PollInterval: 500 * time.Millisecond,
 		Logf:         logf,
 	}
-	operatorCtx, stopOperator := context.WithCancel(ctx)
-	waitForOperator := operator.Start(operatorCtx)
+	clientset, err := cluster.Clientset()
+	if err != nil {
+		return err
+	}
+	kubelets := &testcluster.Kubelets{
+		Client:       clientset,
+		PollInterval: 500 * time.Millisecond,
+		Logf:         logf,
+	}
+	playersCtx, stopPlayers := context.WithCancel(ctx)
+	waitForOperator := operator.Start(playersCtx)
+	waitForKubelets := kubelets.Start(playersCtx)
 	defer func() {
-		stopOperator()
+		stopPlayers()
 		waitForOperator()
+		waitForKubelets()
 	}()
 
 	// The ready file appears complete or not at all, because up reads it while it waits.

@@ -1,0 +1,56 @@
+# Keep the images of a release cached on every worker, so new pods start without a pull.
+# Apply returns once every worker has every image.
+resource "imagedist_image_puller" "release" {
+  namespace = "platform-prepull"
+  name      = "release-2024-06"
+
+  images = {
+    checkout = "quay.io/team/checkout:2.4.1"
+    payments = "registry.example.com/payments/api@sha256:0f6d3c9e8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190f8e7d6"
+    # A scratch image works too: the pods run a static sleep copied from helper_image.
+    static_bin = "quay.io/team/static-bin@sha256:4d0c0b8e1b3c9a2f7d6e5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a291800"
+  }
+
+  node_selector = {
+    "node-role.kubernetes.io/worker" = ""
+  }
+  image_pull_secrets = ["registry-credentials"]
+
+  cpu_request    = "5m"
+  memory_request = "8Mi"
+  memory_limit   = "16Mi"
+
+  timeouts {
+    create = "30m"
+    update = "30m"
+  }
+}
+
+# Pull onto the infrastructure nodes as well, but do not keep the images from garbage
+# collection.
+resource "imagedist_image_puller" "warm_infra" {
+  namespace   = "platform-prepull"
+  name        = "warm-infra"
+  keep_cached = false
+
+  images = {
+    router = "quay.io/team/router:1.9.0"
+  }
+
+  tolerations = [{
+    key      = "node-role.kubernetes.io/infra"
+    operator = "Exists"
+    effect   = "NoSchedule"
+  }]
+  node_affinity = [{
+    match_expressions = [{
+      key      = "node-role.kubernetes.io/infra"
+      operator = "Exists"
+    }]
+  }]
+}
+
+output "release_cache" {
+  description = "Nodes that have every image of the release, of the nodes selected."
+  value       = "${imagedist_image_puller.release.nodes_cached} of ${imagedist_image_puller.release.node_count}"
+}

@@ -1,0 +1,648 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
+	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
+)
+
+var (
+	_ resource.Resource                   = &imagePullerResource{}
+	_ resource.ResourceWithConfigure      = &imagePullerResource{}
+	_ resource.ResourceWithValidateConfig = &imagePullerResource{}
+	_ resource.ResourceWithModifyPlan     = &imagePullerResource{}
+	_ resource.ResourceWithImportState    = &imagePullerResource{}
+)
+
+// imagePullerPollInterval is the longest time between two reads of the puller's pods in a
+// wait. The waits start at one second and double the interval up to this. Tests lower it.
+var imagePullerPollInterval = 10 * time.Second
+
+// maxReportedNodes bounds the nodes that a timeout error lists one by one.
+const maxReportedNodes = 20
+
+var (
+	daemonSetsResource = appsv1.SchemeGroupVersion.WithResource("daemonsets").GroupResource()
+	errNotCached       = errors.New("the images are not cached on every selected node")
+)
+
+// imagePullerResource is imagedist_image_puller.
+type imagePullerResource struct {
+	clients *kube.Clients
+}
+
+// NewImagePullerResource returns the imagedist_image_puller resource.
+func NewImagePullerResource() resource.Resource {
+	return &imagePullerResource{}
+}
+
+func (r *imagePullerResource) Metadata(
+	_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse,
+) {
+	resp.TypeName = req.ProviderTypeName + "_image_puller"
+}
+
+func (r *imagePullerResource) Configure(
+	_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse,
+) {
+	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks the images map with the puller's rules, each finding on its key.
+func (r *imagePullerResource) ValidateConfig(
+	ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse,
+) {
+	var config imagePullerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if images, known := config.imageMap(); known {
+		_, problems := puller.Images(images)
+		addImageProblems(&resp.Diagnostics, problems)
+	}
+	validateTolerations(ctx, config, &resp.Diagnostics)
+	validateNodeAffinity(ctx, config, &resp.Diagnostics)
+}
+
+func addImageProblems(diags *diag.Diagnostics, problems []puller.Problem) {
+	for _, problem := range problems {
+		at := path.Root("images")
+		if problem.Key != "" {
+			at = at.AtMapKey(problem.Key)
+		}
+		if problem.Warning {
+			diags.AddAttributeWarning(at, problem.Summary, problem.Detail)
+		} else {
+			diags.AddAttributeError(at, problem.Summary, problem.Detail)
+		}
+	}
+}
+
+// validateTolerations applies the API server's rules for tolerations, so that a rejected
+// one fails at plan time on its attribute.
+func validateTolerations(ctx context.Context, config imagePullerModel, diags *diag.Diagnostics) {
+	if config.Tolerations.IsNull() || config.Tolerations.IsUnknown() {
+		return
+	}
+	var tolerations []tolerationModel
+	if config.Tolerations.ElementsAs(ctx, &tolerations, false).HasError() {
+		return
+	}
+	for i, toleration := range tolerations {
+		at := path.Root("tolerations").AtListIndex(i)
+		exists := toleration.Operator.ValueString() == "Exists"
+		switch {
+		case toleration.Key.IsNull() && !toleration.Operator.IsUnknown() && !exists:
+			diags.AddAttributeError(at.AtName("operator"), "Invalid Toleration",
+				"A toleration without key must have operator \"Exists\", which tolerates "+
+					"every taint.")
+		case exists && !toleration.Value.IsNull() && !toleration.Value.IsUnknown():
+			diags.AddAttributeError(at.AtName("value"), "Invalid Toleration",
+				"A toleration with operator \"Exists\" matches any value, so it takes no "+
+					"value. Remove value, or use operator \"Equal\".")
+		}
+		if !toleration.TolerationSeconds.IsNull() && !toleration.Effect.IsUnknown() &&
+			toleration.Effect.ValueString() != string(corev1.TaintEffectNoExecute) {
+			diags.AddAttributeError(at.AtName("toleration_seconds"), "Invalid Toleration",
+				"toleration_seconds applies only to effect \"NoExecute\". Set that effect "+
+					"or remove toleration_seconds.")
+		}
+	}
+}
+
+// validateNodeAffinity checks the number of values each operator takes, as the API server
+// does.
+func validateNodeAffinity(ctx context.Context, config imagePullerModel, diags *diag.Diagnostics) {
+	if config.NodeAffinity.IsNull() || containsUnknownDeep(config.NodeAffinity) {
+		return
+	}
+	var terms []nodeAffinityTermModel
+	if config.NodeAffinity.ElementsAs(ctx, &terms, false).HasError() {
+		return
+	}
+	for i, term := range terms {
+		for j, expression := range term.MatchExpressions {
+			at := path.Root("node_affinity").AtListIndex(i).AtName("match_expressions").
+				AtListIndex(j).AtName("values")
+			values := stringElements(expression.Values)
+			operator := expression.Operator.ValueString()
+			var problem string
+			switch operator {
+			case "In", "NotIn":
+				if len(values) == 0 {
+					problem = "needs at least one value"
+				}
+			case "Exists", "DoesNotExist":
+				if len(values) > 0 {
+					problem = "takes no values"
+				}
+			case "Gt", "Lt":
+				if len(values) != 1 {
+					problem = "needs exactly one value"
+				} else if _, err := strconv.ParseInt(values[0], 10, 64); err != nil {
+					problem = "needs an integer value"
+				}
+			}
+			if problem != "" {
+				diags.AddAttributeError(at, "Invalid Node Affinity",
+					fmt.Sprintf("Operator %q %s.", operator, problem))
+			}
+		}
+	}
+}
+
+// ModifyPlan sets id once namespace and name are known. With wait_for_cached, it plans an
+// update when the last refresh found images missing, so that apply waits for them again.
+func (r *imagePullerResource) ModifyPlan(
+	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
+) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan imagePullerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Namespace.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Name.ValueString())
+	}
+	if plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
+		// The planned totals are the prior state's while nothing else changes.
+		plan.Nodes = types.ListUnknown(types.ObjectType{
+			AttrTypes: imagePullerNodeAttributeTypes})
+		plan.NodeCount = types.Int64Unknown()
+		plan.NodesCached = types.Int64Unknown()
+		plan.ImagesMissing = types.Int64Unknown()
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
+}
+
+func (r *imagePullerResource) Create(
+	ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse,
+) {
+	var plan imagePullerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, imagePullerDefaultTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	daemonSet, images := r.render(ctx, plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
+	tflog.Debug(ctx, "Creating image puller DaemonSet", map[string]any{
+		"namespace": namespace, "name": name, "images": len(images),
+	})
+	created, err := client.AppsV1().DaemonSets(namespace).Create(ctx, daemonSet,
+		metav1.CreateOptions{})
+	if err != nil {
+		addDaemonSetWriteError(&resp.Diagnostics, "Unable to Create Image Puller", namespace,
+			name, err)
+		return
+	}
+
+	plan.ID = types.StringValue(namespace + "/" + name)
+	r.waitAndSetStatus(ctx, client, &plan, created, images, timeout, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+// render builds the DaemonSet for a plan, with the short names of its images recorded.
+func (r *imagePullerResource) render(ctx context.Context, plan imagePullerModel,
+	diags *diag.Diagnostics) (*appsv1.DaemonSet, []puller.Image) {
+	imageMap, _ := plan.imageMap()
+	images, problems := puller.Images(imageMap)
+	addImageProblems(diags, errorsOnly(problems))
+	spec, specDiags := plan.spec(ctx, images)
+	diags.Append(specDiags...)
+	if diags.HasError() {
+		return nil, nil
+	}
+	daemonSet := puller.DaemonSet(spec)
+	if daemonSet.Annotations == nil {
+		daemonSet.Annotations = map[string]string{}
+	}
+	daemonSet.Annotations[imageKeysAnnotation] = encodeImageKeys(images)
+	return daemonSet, images
+}
+
+// errorsOnly drops warnings, which the plan has shown already.
+func errorsOnly(problems []puller.Problem) []puller.Problem {
+	var out []puller.Problem
+	for _, problem := range problems {
+		if !problem.Warning {
+			out = append(out, problem)
+		}
+	}
+	return out
+}
+
+func (r *imagePullerResource) Read(
+	ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse,
+) {
+	var state imagePullerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	daemonSet, err := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
+		tflog.Info(ctx, "Image puller DaemonSet not found; removing it from state",
+			map[string]any{"namespace": namespace, "name": name})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
+			fmt.Sprintf("Reading DaemonSet %q in namespace %q failed. Check the provider's "+
+				"permissions on daemonsets.", name, namespace), err)
+		return
+	}
+
+	resp.Diagnostics.Append(flattenDaemonSet(ctx, &state, daemonSet)...)
+	statuses, err := readNodeStatuses(ctx, client, daemonSet, daemonSetImages(daemonSet))
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller Status",
+			fmt.Sprintf("Listing the nodes and the pods of DaemonSet %q in namespace %q "+
+				"failed. Check the provider's permissions to list nodes and pods.", name,
+				namespace), err)
+		return
+	}
+	resp.Diagnostics.Append(flattenNodeStatuses(ctx, &state, statuses)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// daemonSetImages returns the images of a puller DaemonSet with their short names.
+func daemonSetImages(daemonSet *appsv1.DaemonSet) []puller.Image {
+	containers, _ := imageContainers(&daemonSet.Spec.Template.Spec)
+	keys := imageKeysByContainer(daemonSet)
+	images := make([]puller.Image, 0, len(containers))
+	for _, container := range containers {
+		key, ok := keys[container.Name]
+		if !ok {
+			key = container.Name
+		}
+		images = append(images, puller.Image{
+			Key: key, Reference: container.Image, Container: container.Name,
+		})
+	}
+	return images
+}
+
+func (r *imagePullerResource) Update(
+	ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse,
+) {
+	var plan imagePullerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, imagePullerDefaultTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	desired, images := r.render(ctx, plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
+	var state imagePullerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	daemonSets := client.AppsV1().DaemonSets(namespace)
+	var updated *appsv1.DaemonSet
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		next := current.DeepCopy()
+		next.Spec.Template = desired.Spec.Template
+		next.Spec.UpdateStrategy = desired.Spec.UpdateStrategy
+		next.Spec.RevisionHistoryLimit = desired.Spec.RevisionHistoryLimit
+		next.Labels = applyOwnedMetadata(current.Labels, state.Labels, plan.Labels)
+		for _, key := range pullerLabelKeys {
+			next.Labels[key] = desired.Labels[key]
+		}
+		if next.Annotations == nil {
+			next.Annotations = map[string]string{}
+		}
+		next.Annotations[imageKeysAnnotation] = desired.Annotations[imageKeysAnnotation]
+		tflog.Debug(ctx, "Updating image puller DaemonSet", map[string]any{
+			"namespace": namespace, "name": name, "images": len(images),
+		})
+		updated, err = daemonSets.Update(ctx, next, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		addDaemonSetWriteError(&resp.Diagnostics, "Unable to Update Image Puller", namespace,
+			name, err)
+		return
+	}
+
+	r.waitAndSetStatus(ctx, client, &plan, updated, images, timeout, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+// waitAndSetStatus waits, with wait_for_cached, until every selected node has every image,
+// and sets the computed status in plan from the last judgement.
+func (r *imagePullerResource) waitAndSetStatus(ctx context.Context, client kubernetes.Interface,
+	plan *imagePullerModel, daemonSet *appsv1.DaemonSet, images []puller.Image,
+	timeout time.Duration, diags *diag.Diagnostics) {
+	namespace, name := daemonSet.Namespace, daemonSet.Name
+	var statuses []puller.NodeStatus
+	var err error
+	if plan.WaitForCached.ValueBool() {
+		statuses, err = waitForCached(ctx, client, daemonSet, images, time.Now().Add(timeout))
+	} else {
+		statuses, err = readNodeStatuses(ctx, client, daemonSet, images)
+	}
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+
+	switch {
+	case err == nil:
+	case errors.Is(err, errNotCached):
+		diags.AddError("Timed Out Waiting for Images",
+			fmt.Sprintf("DaemonSet %q in namespace %q was written, but after %s not every "+
+				"selected node has every image:\n\n%s\n\nFix the cause, such as a wrong "+
+				"reference or a missing pull secret, or raise the timeouts, and apply again. "+
+				"Until every selected node has every image, every plan proposes to wait "+
+				"again.", name, namespace, timeout,
+				describeMissing(statuses)))
+	case errors.Is(err, context.Canceled):
+		diags.AddError("Wait for Images Interrupted",
+			fmt.Sprintf("DaemonSet %q in namespace %q was written, but the wait for the "+
+				"images was interrupted. The pods go on pulling: the next plan reads their "+
+				"state.", name, namespace))
+	default:
+		addAPIError(diags, "Unable to Read Image Puller Status",
+			fmt.Sprintf("DaemonSet %q in namespace %q was written, but listing the nodes "+
+				"and its pods failed. Check the provider's permissions to list nodes and "+
+				"pods.", name, namespace), err)
+	}
+
+	if statuses == nil && err != nil {
+		flattenUnknownNodeStatuses(plan)
+		return
+	}
+	diags.Append(flattenNodeStatuses(ctx, plan, statuses)...)
+	if len(statuses) == 0 && err == nil {
+		diags.AddWarning("Image Puller Selects No Node",
+			fmt.Sprintf("DaemonSet %q in namespace %q matches no node, so no image is "+
+				"cached anywhere. Check node_selector, node_affinity and tolerations "+
+				"against the nodes' labels and taints.", name, namespace))
+	}
+}
+
+// readNodeStatuses judges once, from the puller's own pods, which images each selected node
+// has.
+func readNodeStatuses(ctx context.Context, client kubernetes.Interface,
+	daemonSet *appsv1.DaemonSet, images []puller.Image) ([]puller.NodeStatus, error) {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	selector := labels.SelectorFromSet(labels.Set{
+		puller.LabelName:     daemonSet.Spec.Template.Labels[puller.LabelName],
+		puller.LabelInstance: daemonSet.Spec.Template.Labels[puller.LabelInstance],
+	})
+	pods, err := client.CoreV1().Pods(daemonSet.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: selector.String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	selected := puller.SelectedNodes(daemonSet, nodes.Items)
+	return puller.NodeStatuses(images, selected, pods.Items), nil
+}
+
+// waitForCached polls until the DaemonSet controller has seen the current spec and every
+// selected node has every image, or until deadline, when it returns the last judgement and
+// errNotCached. The requests keep ctx without the deadline: a request near a context deadline
+// fails inside client-go's rate limiter with an error that hides the nodes' state.
+func waitForCached(ctx context.Context, client kubernetes.Interface,
+	daemonSet *appsv1.DaemonSet, images []puller.Image, deadline time.Time) (
+	[]puller.NodeStatus, error) {
+	daemonSets := client.AppsV1().DaemonSets(daemonSet.Namespace)
+	interval := min(time.Second, imagePullerPollInterval)
+	var statuses []puller.NodeStatus
+	for {
+		current, err := daemonSets.Get(ctx, daemonSet.Name, metav1.GetOptions{})
+		if err != nil {
+			return statuses, err
+		}
+		statuses, err = readNodeStatuses(ctx, client, current, images)
+		if err != nil {
+			return nil, err
+		}
+		if current.Status.ObservedGeneration >= current.Generation && allCached(statuses) {
+			return statuses, nil
+		}
+		if time.Now().After(deadline) {
+			return statuses, errNotCached
+		}
+
+		wait := time.NewTimer(min(interval, max(time.Until(deadline), 0)))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return statuses, ctx.Err()
+		case <-wait.C:
+		}
+		interval = min(2*interval, imagePullerPollInterval)
+	}
+}
+
+func allCached(statuses []puller.NodeStatus) bool {
+	for _, status := range statuses {
+		if len(status.Missing) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// describeMissing lists the nodes that lack images, one line each, with the reason for each
+// image when the kubelet gave one.
+func describeMissing(statuses []puller.NodeStatus) string {
+	var lines []string
+	incomplete := 0
+	for _, status := range statuses {
+		if len(status.Missing) == 0 {
+			continue
+		}
+		incomplete++
+		if incomplete > maxReportedNodes {
+			continue
+		}
+		reasons := map[string]string{}
+		for _, failure := range status.Errors {
+			reasons[failure.Key] = fmt.Sprintf("%s: %s", failure.Reason, failure.Message)
+		}
+		var parts []string
+		for _, key := range status.Missing {
+			reason, ok := reasons[key]
+			if !ok {
+				reason = "not pulled yet"
+				if status.Pod == "" {
+					reason = "no puller pod on the node yet"
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", key, reason))
+		}
+		lines = append(lines, fmt.Sprintf("- %s: %s", status.Node, strings.Join(parts, "; ")))
+	}
+	if incomplete > maxReportedNodes {
+		lines = append(lines, fmt.Sprintf("- and %d more nodes", incomplete-maxReportedNodes))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (r *imagePullerResource) Delete(
+	ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse,
+) {
+	var state imagePullerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	timeout, diags := state.Timeouts.Delete(ctx, imagePullerDefaultTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
+	daemonSets := client.AppsV1().DaemonSets(namespace)
+	// Foreground deletion keeps the DaemonSet until the garbage collector has deleted its
+	// pods, so its absence means the pods are gone too.
+	propagation := metav1.DeletePropagationForeground
+	err := daemonSets.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &propagation})
+	if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Delete Image Puller",
+			fmt.Sprintf("Deleting DaemonSet %q in namespace %q failed. Check the provider's "+
+				"permissions on daemonsets.", name, namespace), err)
+		return
+	}
+
+	deadline := time.Now().Add(timeout)
+	interval := min(time.Second, imagePullerPollInterval)
+	for {
+		_, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case kubeerrors.IsObjectNotFound(err, daemonSetsResource, name):
+			return
+		case err != nil:
+			addAPIError(&resp.Diagnostics, "Unable to Confirm Image Puller Deletion",
+				fmt.Sprintf("DaemonSet %q in namespace %q was deleted, but reading it "+
+					"back failed.", name, namespace), err)
+			return
+		case time.Now().After(deadline):
+			resp.Diagnostics.AddError("Timed Out Deleting Image Puller",
+				fmt.Sprintf("DaemonSet %q in namespace %q still exists %s after its "+
+					"deletion, because its pods are not gone yet. Check the pods' nodes, "+
+					"or raise timeouts.delete, and destroy again.", name, namespace, timeout))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			resp.Diagnostics.AddError("Deletion of Image Puller Interrupted",
+				fmt.Sprintf("DaemonSet %q in namespace %q is being deleted, but the wait "+
+					"was interrupted. Destroy again to confirm that it is gone.", name,
+					namespace))
+			return
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, imagePullerPollInterval)
+	}
+}
+
+func (r *imagePullerResource) ImportState(
+	ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse,
+) {
+	namespace, name, found := strings.Cut(req.ID, "/")
+	if !found || namespace == "" || name == "" || strings.Contains(name, "/") {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("The import ID %q is not namespace/name. Import an image puller "+
+				"with the namespace and name of its DaemonSet, such as "+
+				"`terraform import imagedist_image_puller.example team-a/prepull`.", req.ID))
+		return
+	}
+	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, err := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
+		resp.Diagnostics.AddError("Image Puller Not Found",
+			fmt.Sprintf("DaemonSet %q does not exist in namespace %q, so there is nothing to "+
+				"import.", name, namespace))
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
+			fmt.Sprintf("Reading DaemonSet %q in namespace %q failed. Check the provider's "+
+				"permissions on daemonsets.", name, namespace), err)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_cached"), true)...)
+}
+
+// addDaemonSetWriteError reports a failed create or update of the puller's DaemonSet.
+func addDaemonSetWriteError(diags *diag.Diagnostics, summary, namespace, name string,
+	err error) {
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		addAPIError(diags, summary, fmt.Sprintf("DaemonSet %q already exists in namespace "+
+			"%q. Import it with `terraform import` to manage it, or choose another name.",
+			name, namespace), err)
+	case apierrors.IsNotFound(err):
+		addAPIError(diags, summary, fmt.Sprintf("Writing DaemonSet %q failed because "+
+			"namespace %q or the DaemonSet itself was not found. Create the namespace "+
+			"first, or apply again to create a DaemonSet deleted outside Terraform.", name,
+			namespace), err)
+	default:
+		addAPIError(diags, summary, fmt.Sprintf("Writing DaemonSet %q in namespace %q "+
+			"failed. Check the message below and the provider's permissions on daemonsets.",
+			name, namespace), err)
+	}
+}

@@ -1,0 +1,372 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
+)
+
+// Backends of imagedist_image_puller.
+const backendDaemonSet = "daemonset"
+
+// imagePullerDefaultTimeout bounds each wait of imagedist_image_puller unless timeouts sets
+// otherwise. Pulling large images onto many nodes takes minutes.
+const imagePullerDefaultTimeout = 20 * time.Minute
+
+func (r *imagePullerResource) Schema(
+	ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse,
+) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Pre-pulls container images onto nodes and keeps them cached, " +
+			"so pods that use them start at once during scaling, rollouts and recovery.\n\n" +
+			"The `daemonset` backend runs a DaemonSet owned by the provider, named `name`, in " +
+			"`namespace`. Its pods run nothing from the cached images except a small static " +
+			"`sleep` binary copied in from `helper_image`, so scratch and distroless images " +
+			"work. With `keep_cached`, each image backs one sleeping container, so the " +
+			"kubelet's image garbage collection treats it as in use and never removes it. " +
+			"Without it, the images are pulled by init containers that exit at once, and " +
+			"garbage collection may remove them later.\n\n" +
+			fmt.Sprintf("With `wait_for_cached` (the default), create and update return "+
+				"only when every node that the DaemonSet selects has every image, for at "+
+				"most `timeouts.create` or `timeouts.update` (default %d minutes). The "+
+				"provider judges this from the container statuses of its own pods, not from "+
+				"the node's `status.images`, which the kubelet cuts to its largest 50 images "+
+				"by default. On timeout, the error lists which nodes lack which images and "+
+				"why, such as `ErrImagePull` with the registry's message. `nodes` shows the "+
+				"same per node after each apply and refresh.\n\n",
+				int(imagePullerDefaultTimeout.Minutes())) +
+			"The containers use `imagePullPolicy: IfNotPresent`, so an update pulls only the " +
+			"images that it adds, and a moved tag is not pulled again. Pin images by digest " +
+			"to cache exactly what your workloads run.\n\n" +
+			"The namespace needs room in its ResourceQuota for the requests and limits of one " +
+			"container per image on every selected node, and its pod security admission " +
+			"level must admit the pods, which run as the user the image sets.\n\n" +
+			"Destroy deletes the DaemonSet and waits until its pods are gone.",
+		Attributes: imagePullerAttributes(),
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true,
+				Delete: true}),
+		},
+	}
+}
+
+func imagePullerAttributes() map[string]schema.Attribute {
+	attributes := map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The DaemonSet's `namespace/name`, also the import ID.",
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"namespace": schema.StringAttribute{
+			Required: true,
+			MarkdownDescription: "The namespace of the DaemonSet. It must exist. Changing it " +
+				"replaces the puller.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			Validators:    []validator.String{dns1123LabelValidator()},
+		},
+		"name": schema.StringAttribute{
+			Required: true,
+			MarkdownDescription: "The name of the DaemonSet, a DNS-1123 label, because it is " +
+				"also the value of the pods' `" + puller.LabelInstance + "` label. Changing " +
+				"it replaces the puller.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			Validators:    []validator.String{dns1123LabelValidator()},
+		},
+		"backend": schema.StringAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  stringdefault.StaticString(backendDaemonSet),
+			MarkdownDescription: "How the images are pulled and kept: `daemonset`, a " +
+				"DaemonSet owned by the provider that needs no operator. Changing it " +
+				"replaces the puller.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			Validators:    []validator.String{stringvalidator.OneOf(backendDaemonSet)},
+		},
+		"images": schema.MapAttribute{
+			Required:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The images to cache, by short name, such as `api = " +
+				"\"quay.io/team/api:3.8.2\"`. Each short name becomes a container name: it " +
+				"is lowercased, other characters than letters, digits and `-` become `-`, " +
+				"and it is cut to 63 characters, so `Static_Bin` becomes `static-bin`. Two " +
+				"names that end up the same are an error. A reference with the tag " +
+				"`latest` or no tag gets a warning, because the node keeps whatever the tag " +
+				"pointed to when it was pulled.",
+		},
+		"keep_cached": schema.BoolAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  booldefault.StaticBool(true),
+			MarkdownDescription: "Whether each image backs a sleeping container, so the " +
+				"kubelet's image garbage collection never removes it. With `false`, the " +
+				"images are only pulled, by init containers that exit at once. Defaults to " +
+				"`true`.",
+		},
+		"helper_image": schema.StringAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  stringdefault.StaticString(puller.DefaultHelperImage),
+			MarkdownDescription: "The image whose `/bin/sleep` is copied into each pod and " +
+				"run inside the cached images. That binary must be statically linked, and " +
+				"the image must have `cp`. Defaults to `" + puller.DefaultHelperImage + "`. " +
+				"Set a copy in your own registry for disconnected clusters.",
+			Validators: []validator.String{imageReferenceValidator{}},
+		},
+		"node_selector": schema.MapAttribute{
+			Optional:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "Labels that a node must have to get the images, such as " +
+				"`\"node-role.kubernetes.io/worker\" = \"\"`. Unset selects every node " +
+				"whose taints the pods tolerate.",
+			Validators: []validator.Map{labelsValidator{}},
+		},
+		"tolerations":        imagePullerTolerationsAttribute(),
+		"node_affinity":      imagePullerNodeAffinityAttribute(),
+		"image_pull_secrets": imagePullerPullSecretsAttribute(),
+		"priority_class_name": schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "The PriorityClass of the pods, so they are not the first " +
+				"evicted when a node runs short of memory.",
+			Validators: []validator.String{dns1123SubdomainValidator()},
+		},
+		"max_unavailable": schema.StringAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  stringdefault.StaticString("25%"),
+			MarkdownDescription: "How many nodes' pods an update replaces at a time, as a " +
+				"number or a percentage of the selected nodes. Higher values finish sooner " +
+				"and load the registry more. Defaults to `25%`.",
+			Validators: []validator.String{intOrPercentValidator{}},
+		},
+		"labels": schema.MapAttribute{
+			Optional:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "Extra labels on the DaemonSet. The pods carry only the " +
+				"puller's own labels.",
+			Validators: []validator.Map{labelsValidator{}},
+		},
+		"wait_for_cached": schema.BoolAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  booldefault.StaticBool(true),
+			MarkdownDescription: "Whether create and update wait until every selected node " +
+				"has every image. Defaults to `true`.",
+		},
+		"nodes": schema.ListNestedAttribute{
+			Computed: true,
+			MarkdownDescription: "Each selected node, by name, with the images it has, as " +
+				"read at the last apply or refresh.",
+			NestedObject: schema.NestedAttributeObject{
+				Attributes: imagePullerNodeAttributes(),
+			},
+		},
+		"node_count": schema.Int64Attribute{
+			Computed:            true,
+			MarkdownDescription: "The number of nodes that the DaemonSet selects.",
+		},
+		"nodes_cached": schema.Int64Attribute{
+			Computed:            true,
+			MarkdownDescription: "The number of selected nodes that have every image.",
+		},
+		"images_missing": schema.Int64Attribute{
+			Computed: true,
+			MarkdownDescription: "The number of images missing, summed over the selected " +
+				"nodes.",
+		},
+	}
+	for name, attribute := range imagePullerResourceAttributes() {
+		attributes[name] = attribute
+	}
+	return attributes
+}
+
+func imagePullerResourceAttributes() map[string]schema.Attribute {
+	quantity := func(description string) schema.StringAttribute {
+		return schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: description,
+			Validators:          []validator.String{quantityValidator{}},
+		}
+	}
+	return map[string]schema.Attribute{
+		"cpu_request": quantity("The CPU request of each cached-image container, such as " +
+			"`5m`. The sleeping containers use almost none."),
+		"cpu_limit": quantity("The CPU limit of each cached-image container."),
+		"memory_request": quantity("The memory request of each cached-image container, " +
+			"such as `8Mi`."),
+		"memory_limit": quantity("The memory limit of each cached-image container, such " +
+			"as `16Mi`."),
+	}
+}
+
+func imagePullerTolerationsAttribute() schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Optional: true,
+		MarkdownDescription: "Taints that the pods tolerate, so the images also reach " +
+			"tainted nodes, such as infrastructure nodes.",
+		NestedObject: schema.NestedAttributeObject{
+			Attributes: map[string]schema.Attribute{
+				"key": schema.StringAttribute{
+					Optional: true,
+					MarkdownDescription: "The taint key. Unset with operator `Exists` " +
+						"tolerates every taint.",
+				},
+				"operator": schema.StringAttribute{
+					Optional:            true,
+					MarkdownDescription: "`Equal` (the default) or `Exists`.",
+					Validators: []validator.String{
+						stringvalidator.OneOf("Equal", "Exists"),
+					},
+				},
+				"value": schema.StringAttribute{
+					Optional:            true,
+					MarkdownDescription: "The taint value, for operator `Equal`.",
+				},
+				"effect": schema.StringAttribute{
+					Optional: true,
+					MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`. " +
+						"Unset matches every effect.",
+					Validators: []validator.String{
+						stringvalidator.OneOf("NoSchedule", "PreferNoSchedule", "NoExecute"),
+					},
+				},
+				"toleration_seconds": schema.Int64Attribute{
+					Optional: true,
+					MarkdownDescription: "For `NoExecute`, how long the pod stays after " +
+						"the taint appears. Unset means forever.",
+				},
+			},
+		},
+	}
+}
+
+func imagePullerNodeAffinityAttribute() schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Optional: true,
+		MarkdownDescription: "Required node affinity: a node gets the images when it " +
+			"matches any of these terms, and a term matches when all its expressions do.",
+		NestedObject: schema.NestedAttributeObject{
+			Attributes: map[string]schema.Attribute{
+				"match_expressions": schema.ListNestedAttribute{
+					Required:            true,
+					MarkdownDescription: "Expressions on node labels.",
+					Validators:          []validator.List{listvalidator.SizeAtLeast(1)},
+					NestedObject: schema.NestedAttributeObject{
+						Attributes: map[string]schema.Attribute{
+							"key": schema.StringAttribute{
+								Required:            true,
+								MarkdownDescription: "The node label key.",
+							},
+							"operator": schema.StringAttribute{
+								Required: true,
+								MarkdownDescription: "`In`, `NotIn`, `Exists`, " +
+									"`DoesNotExist`, `Gt` or `Lt`.",
+								Validators: []validator.String{stringvalidator.OneOf(
+									"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")},
+							},
+							"values": schema.ListAttribute{
+								Optional:    true,
+								ElementType: types.StringType,
+								MarkdownDescription: "The values: at least one for `In` " +
+									"and `NotIn`, exactly one integer for `Gt` and `Lt`, " +
+									"none for `Exists` and `DoesNotExist`.",
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func imagePullerPullSecretsAttribute() schema.ListAttribute {
+	return schema.ListAttribute{
+		Optional:    true,
+		ElementType: types.StringType,
+		MarkdownDescription: "Names of pull secrets in `namespace` for private images, such " +
+			"as the name of an `imagedist_pull_secret`.",
+		Validators: []validator.List{
+			listvalidator.ValueStringsAre(dns1123SubdomainValidator()),
+			listvalidator.UniqueValues(),
+		},
+	}
+}
+
+func imagePullerNodeAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"name": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The node name.",
+		},
+		"pod": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The puller pod on the node, or empty when it has none yet.",
+		},
+		"ready": schema.BoolAttribute{
+			Computed:            true,
+			MarkdownDescription: "Whether the pod is Ready.",
+		},
+		"cached": schema.ListAttribute{
+			Computed:            true,
+			ElementType:         types.StringType,
+			MarkdownDescription: "Short names of the images on the node.",
+		},
+		"missing": schema.ListAttribute{
+			Computed:            true,
+			ElementType:         types.StringType,
+			MarkdownDescription: "Short names of the images not on the node yet.",
+		},
+		"errors": schema.ListNestedAttribute{
+			Computed:            true,
+			MarkdownDescription: "Pull failures, such as `ErrImagePull`, by image.",
+			NestedObject: schema.NestedAttributeObject{
+				Attributes: map[string]schema.Attribute{
+					"image": schema.StringAttribute{
+						Computed:            true,
+						MarkdownDescription: "The image's short name.",
+					},
+					"reason": schema.StringAttribute{
+						Computed:            true,
+						MarkdownDescription: "The kubelet's reason, such as `ErrImagePull`.",
+					},
+					"message": schema.StringAttribute{
+						Computed:            true,
+						MarkdownDescription: "The kubelet's message.",
+					},
+				},
+			},
+		},
+	}
+}
+
+// Attribute types of the nodes list, for building its values.
+var (
+	imagePullerErrorAttributeTypes = map[string]attr.Type{
+		"image": types.StringType, "reason": types.StringType, "message": types.StringType,
+	}
+	imagePullerNodeAttributeTypes = map[string]attr.Type{
+		"name":    types.StringType,
+		"pod":     types.StringType,
+		"ready":   types.BoolType,
+		"cached":  types.ListType{ElemType: types.StringType},
+		"missing": types.ListType{ElemType: types.StringType},
+		"errors": types.ListType{ElemType: types.ObjectType{
+			AttrTypes: imagePullerErrorAttributeTypes,
+		}},
+	}
+)

@@ -1,0 +1,103 @@
+package puller
+
+import (
+	"slices"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	schedulingcorev1 "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+)
+
+// SelectedNodes returns the sorted names of the nodes on which the DaemonSet controller runs a
+// pod of ds, by the rules of the controller in Kubernetes v1.37.2 (NodeShouldRunDaemonPod in
+// pkg/controller/daemon):
+//
+//   - the pod template's nodeName, when set, names the node;
+//   - the node matches the template's nodeSelector and its required node affinity;
+//   - the template's tolerations, plus those the controller adds to every daemon pod, tolerate
+//     each NoSchedule and NoExecute taint of the node.
+//
+// The controller adds tolerations for the not-ready and unreachable NoExecute taints and the
+// disk-pressure, memory-pressure, pid-pressure and unschedulable NoSchedule taints. It adds
+// one for network-unavailable only to pods with hostNetwork, which the pods that DaemonSet
+// renders do not use. A cordoned node (spec.unschedulable) still runs a daemon pod, because
+// the controller looks only at the node's taints. Toleration operators Lt and Gt match
+// nothing, as with the TaintTolerationComparisonOperators feature gate off, its default in
+// v1.37.
+//
+// A node outside the result that runs a pod started before the node gained a NoSchedule
+// taint keeps that pod, but SelectedNodes does not count it.
+func SelectedNodes(ds *appsv1.DaemonSet, nodes []corev1.Node) []string {
+	if ds == nil {
+		return nil
+	}
+
+	template := ds.Spec.Template.Spec
+	tolerations := daemonPodTolerations(template)
+	affinity := nodeaffinity.NewRequiredNodeAffinity(template.NodeSelector, template.Affinity)
+
+	var selected []string
+	for i := range nodes {
+		node := &nodes[i]
+		if template.NodeName != "" && template.NodeName != node.Name {
+			continue
+		}
+		// Like the controller, this ignores parse errors, so an affinity term that cannot
+		// be parsed matches no node.
+		if matches, _ := affinity.Match(node); !matches {
+			continue
+		}
+		if _, untolerated := schedulingcorev1.FindMatchingUntoleratedTaint(logr.Discard(),
+			node.Spec.Taints, tolerations, isSchedulingTaint, false); untolerated {
+			continue
+		}
+		selected = append(selected, node.Name)
+	}
+
+	slices.Sort(selected)
+	return slices.Compact(selected)
+}
+
+// daemonToleration is a toleration with operator Exists that the DaemonSet controller adds.
+type daemonToleration struct {
+	key    string
+	effect corev1.TaintEffect
+}
+
+// daemonTolerations are the tolerations the controller adds to every daemon pod.
+var daemonTolerations = []daemonToleration{
+	{corev1.TaintNodeNotReady, corev1.TaintEffectNoExecute},
+	{corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute},
+	{corev1.TaintNodeDiskPressure, corev1.TaintEffectNoSchedule},
+	{corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule},
+	{corev1.TaintNodePIDPressure, corev1.TaintEffectNoSchedule},
+	{corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule},
+}
+
+// daemonPodTolerations returns the template's tolerations plus the ones the DaemonSet
+// controller adds to each pod it creates.
+func daemonPodTolerations(template corev1.PodSpec) []corev1.Toleration {
+	added := daemonTolerations
+	if template.HostNetwork {
+		added = append(slices.Clone(added), daemonToleration{
+			corev1.TaintNodeNetworkUnavailable, corev1.TaintEffectNoSchedule,
+		})
+	}
+
+	tolerations := slices.Clone(template.Tolerations)
+	for _, toleration := range added {
+		tolerations = append(tolerations, corev1.Toleration{
+			Key:      toleration.key,
+			Operator: corev1.TolerationOpExists,
+			Effect:   toleration.effect,
+		})
+	}
+	return tolerations
+}
+
+func isSchedulingTaint(taint *corev1.Taint) bool {
+	return taint.Effect == corev1.TaintEffectNoSchedule ||
+		taint.Effect == corev1.TaintEffectNoExecute
+}
