@@ -2,6 +2,7 @@ package kubeletgc
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -146,14 +147,25 @@ func (s Settings) validateThresholds() []Problem {
 		attribute = AttributeHighThresholdPercent
 	}
 
+	// Offer only the changes that stay within 0 to 100.
+	var fixes []string
+	if high > minThresholdPercent {
+		fixes = append(fixes, fmt.Sprintf("set low_threshold_percent below %d", high))
+	}
+	if low < maxThresholdPercent {
+		fixes = append(fixes, fmt.Sprintf("set high_threshold_percent above %d", low))
+	}
+	if len(fixes) == 0 {
+		fixes = append(fixes, "lower low_threshold_percent and keep "+
+			"high_threshold_percent above it")
+	}
 	return []Problem{{
 		Attribute: attribute,
 		Summary:   summaryThreshold,
 		Detail: fmt.Sprintf("low_threshold_percent must be strictly less than "+
 			"high_threshold_percent (an equal value is rejected), but low_threshold_percent is "+
-			"%s and high_threshold_percent is %s. Set low_threshold_percent below %d or "+
-			"high_threshold_percent above %d. %s",
-			lowText, highText, high, low, kubeletRejectsNote),
+			"%s and high_threshold_percent is %s. To fix it, %s. %s",
+			lowText, highText, strings.Join(fixes, ", or "), kubeletRejectsNote),
 	}}
 }
 
@@ -181,6 +193,13 @@ func (s Settings) validateAges() []Problem {
 			minimumOK = false
 		}
 		minimumText = fmt.Sprintf("%q", *s.MinimumGCAge)
+		// The kubelet's defaulting (kubelet.config.k8s.io/v1beta1) replaces a zero minimum
+		// age with the default before it validates the maximum against it.
+		if problem == nil && minimum == 0 {
+			minimum = DefaultMinimumGCAge
+			minimumText = fmt.Sprintf("%q, which the kubelet replaces with its default %s",
+				*s.MinimumGCAge, formatDuration(DefaultMinimumGCAge))
+		}
 	}
 
 	if s.MaximumGCAge == nil {

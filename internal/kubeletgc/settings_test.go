@@ -29,9 +29,11 @@ func TestValidateAcceptsValidSettings(t *testing.T) {
 		"maximum above minimum":   {MinimumGCAge: stringPointer("5m"), MaximumGCAge: stringPointer("1h")},
 		"maximum above small min": {MinimumGCAge: stringPointer("30s"), MaximumGCAge: stringPointer("90s")},
 		"maximum zero below min":  {MinimumGCAge: stringPointer("1h"), MaximumGCAge: stringPointer("0s")},
-		"max images no limit":     {NodeStatusMaxImages: int32Pointer(-1)},
-		"max images zero":         {NodeStatusMaxImages: int32Pointer(0)},
-		"max images large":        {NodeStatusMaxImages: int32Pointer(10000)},
+		"maximum above the default for a zero minimum": {
+			MinimumGCAge: stringPointer("0s"), MaximumGCAge: stringPointer("3m")},
+		"max images no limit": {NodeStatusMaxImages: int32Pointer(-1)},
+		"max images zero":     {NodeStatusMaxImages: int32Pointer(0)},
+		"max images large":    {NodeStatusMaxImages: int32Pointer(10000)},
 		"everything set and valid": {
 			HighThresholdPercent: int32Pointer(90),
 			LowThresholdPercent:  int32Pointer(70),
@@ -94,6 +96,27 @@ func TestValidateRejectsInvalidSettings(t *testing.T) {
 			summary:   "Invalid Image GC Threshold",
 			detail: []string{"strictly less than", "low_threshold_percent is 80 ",
 				"high_threshold_percent is 80.", "below 80", "above 80"},
+		},
+		{
+			name:      "both zero",
+			settings:  Settings{HighThresholdPercent: int32Pointer(0), LowThresholdPercent: int32Pointer(0)},
+			attribute: AttributeLowThresholdPercent,
+			summary:   "Invalid Image GC Threshold",
+			detail:    []string{"To fix it, set high_threshold_percent above 0."},
+		},
+		{
+			name:      "both 100",
+			settings:  Settings{HighThresholdPercent: int32Pointer(100), LowThresholdPercent: int32Pointer(100)},
+			attribute: AttributeLowThresholdPercent,
+			summary:   "Invalid Image GC Threshold",
+			detail:    []string{"To fix it, set low_threshold_percent below 100. "},
+		},
+		{
+			name:      "maximum not above the default for a zero minimum",
+			settings:  Settings{MinimumGCAge: stringPointer("0s"), MaximumGCAge: stringPointer("1m")},
+			attribute: AttributeMaximumGCAge,
+			summary:   "Invalid Image GC Age",
+			detail:    []string{`"0s", which the kubelet replaces with its default 2m`, "above 2m"},
 		},
 		{
 			name:      "low above high",

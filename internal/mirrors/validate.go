@@ -9,6 +9,7 @@ package mirrors
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
@@ -108,6 +109,9 @@ func validateSource(i int, rule Rule) []Problem {
 	}
 	defect := locationDefect(rule.Source, true)
 	if defect == "" {
+		defect = portRangeDefect(rule.Source)
+	}
+	if defect == "" {
 		return nil
 	}
 	return []Problem{{
@@ -124,7 +128,11 @@ func validateMirrors(i int, rule Rule) []Problem {
 	firstIndex := make(map[string]int, len(rule.Mirrors))
 
 	for j, mirror := range rule.Mirrors {
-		if defect := locationDefect(mirror, false); defect != "" {
+		defect := locationDefect(mirror, false)
+		if defect == "" {
+			defect = portRangeDefect(mirror)
+		}
+		if defect != "" {
 			problems = append(problems, Problem{
 				Rule: i, Field: FieldMirrors, Mirror: j,
 				Summary: "Invalid Mirror",
@@ -149,6 +157,20 @@ func validateMirrors(i int, rule Rule) []Problem {
 		firstIndex[key] = j
 	}
 	return problems
+}
+
+// portRangeDefect checks the port of a location that the CRD grammar accepts. The CRD pattern
+// takes any digits, but no registry answers on port 0 or above 65535.
+func portRangeDefect(location string) string {
+	hostPort, _, _ := strings.Cut(location, "/")
+	_, port, hasPort := strings.Cut(hostPort, ":")
+	if !hasPort {
+		return ""
+	}
+	if number, err := strconv.Atoi(port); err != nil || number < 1 || number > 65535 {
+		return fmt.Sprintf("has the port %s, which is not from 1 to 65535", port)
+	}
+	return ""
 }
 
 func validatePolicy(i int, rule Rule) []Problem {

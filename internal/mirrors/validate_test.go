@@ -36,6 +36,16 @@ func TestValidateRules(t *testing.T) {
 				`"quay.io/ns/repo:v1" contains a tag (":v1")`},
 		},
 		{
+			name: "ports out of range",
+			rules: []Rule{{Source: "quay.io:0/team",
+				Mirrors: []string{"mirror.local:65536/q", "mirror.local:65535/q"}}},
+			want: []string{
+				`mirror[0].source|Invalid Mirror Source|has the port 0, which is not from 1 ` +
+					`to 65535`,
+				`mirror[0].mirrors[0]|Invalid Mirror|has the port 65536`,
+			},
+		},
+		{
 			name:  "source with scheme",
 			rules: []Rule{{Source: "https://quay.io", Mirrors: []string{"mirror.local"}}},
 			want:  []string{`mirror[0].source|Invalid Mirror Source|scheme "https://"`},

@@ -27,11 +27,12 @@ import (
 )
 
 var (
-	_ resource.Resource                   = &imagePullerResource{}
-	_ resource.ResourceWithConfigure      = &imagePullerResource{}
-	_ resource.ResourceWithValidateConfig = &imagePullerResource{}
-	_ resource.ResourceWithModifyPlan     = &imagePullerResource{}
-	_ resource.ResourceWithImportState    = &imagePullerResource{}
+	_ resource.Resource                     = &imagePullerResource{}
+	_ resource.ResourceWithConfigure        = &imagePullerResource{}
+	_ resource.ResourceWithValidateConfig   = &imagePullerResource{}
+	_ resource.ResourceWithModifyPlan       = &imagePullerResource{}
+	_ resource.ResourceWithImportState      = &imagePullerResource{}
+	_ resource.ResourceWithConfigValidators = &imagePullerResource{}
 )
 
 // imagePullerPollInterval is the longest time between two reads of the puller's pods in a
@@ -66,6 +67,10 @@ func (r *imagePullerResource) Configure(
 	_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse,
 ) {
 	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *imagePullerResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{positiveTimeoutsValidator{}}
 }
 
 // ValidateConfig checks the images map with the puller's rules, each finding on its key.

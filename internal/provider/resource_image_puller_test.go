@@ -528,6 +528,8 @@ func TestAccImagePullerValidation(t *testing.T) {
 			`image_pull_secrets`},
 		{"bad helper image", twoImages + `  helper_image = "Busybox"`,
 			`Invalid Image Reference`},
+		{"zero timeout", twoImages + "  timeouts {\n    create = \"0s\"\n  }",
+			`(?s)Invalid Timeout.*timeouts.create is "0s"`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {

@@ -721,7 +721,10 @@ func addWaitError(diags *diag.Diagnostics, name string, timeout time.Duration, e
 		diags.AddError("Timed Out Waiting for KubeletConfig",
 			fmt.Sprintf("KubeletConfig %q was written, but the wait did not finish within %s. "+
 				"Raise timeouts.create or timeouts.update, or check the machine-config "+
-				"operator and the pool.\n\n%v", name, timeout, err))
+				"operator and the pool. Every plan proposes to wait again until the "+
+				"operator accepts it. After a create, Terraform marks the resource tainted "+
+				"and would replace it, which rolls the pool out twice more: run `terraform "+
+				"untaint` on it to wait again instead.\n\n%v", name, timeout, err))
 	case errors.Is(err, context.Canceled):
 		diags.AddError("Wait for KubeletConfig Interrupted",
 			fmt.Sprintf("KubeletConfig %q was written, but the wait for the machine-config "+

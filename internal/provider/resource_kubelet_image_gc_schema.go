@@ -207,6 +207,7 @@ func (r *kubeletImageGCResource) ConfigValidators(_ context.Context) []resource.
 			path.MatchRoot("machine_config_pool"),
 			path.MatchRoot("machine_config_pool_selector"),
 		),
+		positiveTimeoutsValidator{},
 	}
 }
 
@@ -319,9 +320,11 @@ func (r *kubeletImageGCResource) ModifyPlan(
 	plan.VerdictMessage = state.VerdictMessage
 	plan.RenderedMachineConfigs = state.RenderedMachineConfigs
 	plan.PoolRollout = state.PoolRollout
-	if state.Verdict.ValueString() == string(kubeletgc.ConfigFailed) || anyPoolDegraded(state) {
-		// An unknown verdict plans an update, which reads the operator's verdict again, so
-		// the failure shows in every plan until the cluster reports success.
+	if state.Verdict.ValueString() != string(kubeletgc.ConfigAccepted) ||
+		anyPoolDegraded(state) {
+		// An unknown verdict plans an update, which waits for the operator's verdict again,
+		// so a failed or missing verdict shows in every plan until the cluster reports
+		// success.
 		plan.Verdict = types.StringUnknown()
 		plan.VerdictMessage = types.StringUnknown()
 		plan.PoolRollout = types.MapUnknown(types.StringType)

@@ -534,6 +534,10 @@ func TestAccKubeletImageGCValidation(t *testing.T) {
 		{"node status max images", `node_status_max_images = -2`,
 			`Invalid Node Status Max Images`},
 		{"int32 overflow", `node_status_max_images = 4294967296`, `between`},
+		{"negative timeout", "timeouts {\n    create = \"-5m\"\n  }",
+			`(?s)Invalid Timeout.*timeouts.create is "-5m"`},
+		{"zero minimum with small maximum", "minimum_gc_age = \"0s\"\n  maximum_gc_age = \"1m\"",
+			`kubelet\s+replaces\s+with\s+its\s+default\s+2m`},
 	}
 	for _, test := range invalid {
 		t.Run(test.name, func(t *testing.T) {

@@ -227,7 +227,7 @@ func pullSecretRegistryBlock() schema.ListNestedBlock {
 }
 
 func (r *pullSecretResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{uniqueRegistryKeysValidator{}}
+	return []resource.ConfigValidator{uniqueRegistryKeysValidator{}, positiveTimeoutsValidator{}}
 }
 
 // dnsNameValidator checks a Kubernetes object name with an apimachinery validation function.

@@ -81,7 +81,7 @@ func (r *registryMirrorResource) ModifyPlan(
 	blocks, diags := mirrorBlocks(ctx, plan.Mirror)
 	resp.Diagnostics.Append(diags...)
 	rules := rulesFromBlocks(blocks)
-	resp.Diagnostics.Append(validateMirrorRules(rules)...)
+	resp.Diagnostics.Append(validateMirrorBlocks(blocks)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -177,6 +178,26 @@ func ruleProblemPath(problem mirrors.Problem) path.Path {
 		return rule.AtName(mirrors.FieldMirrors).AtListIndex(problem.Mirror)
 	}
 	return rule.AtName(problem.Field)
+}
+
+// validateMirrorBlocks reports every problem of mirrors.ValidateRules on its attribute, and a
+// mirror_source_policy set to "". The rules cannot tell "" from unset, and the cluster stores
+// both as unset, so "" would show as a change in every plan.
+func validateMirrorBlocks(blocks []mirrorRuleModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	for i, block := range blocks {
+		if !block.MirrorSourcePolicy.IsNull() && !block.MirrorSourcePolicy.IsUnknown() &&
+			block.MirrorSourcePolicy.ValueString() == "" {
+			diags.AddAttributeError(
+				path.Root("mirror").AtListIndex(i).AtName(mirrors.FieldPolicy),
+				"Invalid Mirror Source Policy",
+				fmt.Sprintf("mirror[%d].mirror_source_policy is empty. Use %q or %q, or "+
+					"remove the attribute to leave the policy unset.", i,
+					mirrors.PolicyAllowContactingSource, mirrors.PolicyNeverContactSource))
+		}
+	}
+	diags.Append(validateMirrorRules(rulesFromBlocks(blocks))...)
+	return diags
 }
 
 // validateMirrorRules reports every problem of mirrors.ValidateRules on its attribute.

@@ -166,5 +166,5 @@ func (r *registryMirrorResource) ValidateConfig(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(validateMirrorRules(rulesFromBlocks(blocks))...)
+	resp.Diagnostics.Append(validateMirrorBlocks(blocks)...)
 }

@@ -570,6 +570,10 @@ func TestAccRegistryMirrorValidation(t *testing.T) {
     source               = "quay.io/team"
     mirrors              = ["m.example.com/q"]
     mirror_source_policy = "neverContactSource"`, `Invalid Mirror Source Policy`},
+		{"policy empty", `
+    source               = "quay.io/team"
+    mirrors              = ["m.example.com/q"]
+    mirror_source_policy = ""`, `(?s)Invalid Mirror Source Policy.*is empty`},
 		{"policy without mirrors", `
     source               = "quay.io/team"
     mirror_source_policy = "NeverContactSource"`, `Mirror Source Policy Without Mirrors`},

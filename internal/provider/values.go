@@ -1,7 +1,15 @@
 package provider
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 )
@@ -61,4 +69,43 @@ func anyUnknownDeep(values []attr.Value) bool {
 		}
 	}
 	return false
+}
+
+// positiveTimeoutsValidator rejects a timeouts value of zero or less, which the timeouts
+// block's own check lets through, because such a wait fails at once after the change is
+// written.
+type positiveTimeoutsValidator struct{}
+
+func (positiveTimeoutsValidator) Description(_ context.Context) string {
+	return "timeouts must be positive durations"
+}
+
+func (v positiveTimeoutsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (positiveTimeoutsValidator) ValidateResource(ctx context.Context,
+	req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var value timeouts.Value
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("timeouts"), &value)...)
+	validateTimeouts(value, &resp.Diagnostics)
+}
+
+func validateTimeouts(value timeouts.Value, diags *diag.Diagnostics) {
+	if value.IsNull() || value.IsUnknown() {
+		return
+	}
+	for name, attribute := range value.Attributes() {
+		text, ok := attribute.(types.String)
+		if !ok || text.IsNull() || text.IsUnknown() {
+			continue
+		}
+		duration, err := time.ParseDuration(text.ValueString())
+		if err == nil && duration <= 0 {
+			diags.AddAttributeError(path.Root("timeouts").AtName(name), "Invalid Timeout",
+				fmt.Sprintf("timeouts.%s is %q, but a wait needs a positive duration, "+
+					"such as \"30m\". Remove it to use the default.", name,
+					text.ValueString()))
+		}
+	}
 }
