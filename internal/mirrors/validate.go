@@ -160,7 +160,7 @@ func validateMirrors(i int, rule Rule) []Problem {
 }
 
 // portRangeDefect checks the port of a location that the CRD grammar accepts. The CRD pattern
-// takes any digits, but no registry answers on port 0 or above 65535.
+// takes any digits, but no registry listens on port 0 or above 65535.
 func portRangeDefect(location string) string {
 	hostPort, _, _ := strings.Cut(location, "/")
 	_, port, hasPort := strings.Cut(hostPort, ":")

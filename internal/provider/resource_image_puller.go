@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -18,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
@@ -82,12 +84,65 @@ func (r *imagePullerResource) ValidateConfig(
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	pinned := config.Backend.ValueString() == backendPinned
 	if images, known := config.imageMap(); known {
-		_, problems := puller.Images(images)
+		parsed, problems := puller.Images(images)
+		if pinned {
+			problems = append(problems, puller.ValidatePinned(parsed)...)
+		}
 		addImageProblems(&resp.Diagnostics, problems)
+	}
+	if !config.Backend.IsUnknown() {
+		validateBackendAttributes(config, pinned, &resp.Diagnostics)
 	}
 	validateTolerations(ctx, config, &resp.Diagnostics)
 	validateNodeAffinity(ctx, config, &resp.Diagnostics)
+}
+
+// validateBackendAttributes checks that the attributes set fit the backend: namespace and
+// the pod settings for a DaemonSet, machine_config_pools for a PinnedImageSet.
+func validateBackendAttributes(config imagePullerModel, pinned bool, diags *diag.Diagnostics) {
+	if !pinned {
+		if config.Namespace.IsNull() {
+			diags.AddAttributeError(path.Root("namespace"), "Missing Namespace",
+				"The daemonset backend runs its DaemonSet in a namespace. Set namespace to "+
+					"an existing namespace.")
+		}
+		if !config.MachineConfigPools.IsNull() {
+			diags.AddAttributeError(path.Root("machine_config_pools"),
+				"Attribute Not Used by Backend",
+				"machine_config_pools applies only to backend = \"pinned\". The daemonset "+
+					"backend selects nodes with node_selector, node_affinity and tolerations.")
+		}
+		return
+	}
+
+	if !config.Namespace.IsNull() {
+		diags.AddAttributeError(path.Root("namespace"), "Attribute Not Used by Backend",
+			"A PinnedImageSet is cluster-scoped, so the pinned backend takes no namespace. "+
+				"Remove it.")
+	}
+	if config.MachineConfigPools.IsNull() {
+		diags.AddAttributeError(path.Root("machine_config_pools"), "Missing Machine Config Pools",
+			"The pinned backend pins the images on the nodes of machine config pools. Set "+
+				"machine_config_pools, such as [\"worker\"].")
+	}
+	for name, value := range map[string]attr.Value{
+		"node_selector": config.NodeSelector, "tolerations": config.Tolerations,
+		"node_affinity": config.NodeAffinity, "image_pull_secrets": config.ImagePullSecrets,
+		"priority_class_name": config.PriorityClassName,
+		"max_unavailable":     config.MaxUnavailable, "cpu_request": config.CPURequest,
+		"cpu_limit": config.CPULimit, "memory_request": config.MemoryRequest,
+		"memory_limit": config.MemoryLimit, "keep_cached": config.KeepCached,
+		"helper_image": config.HelperImage,
+	} {
+		if !value.IsNull() {
+			diags.AddAttributeError(path.Root(name), "Attribute Not Used by Backend",
+				fmt.Sprintf("%s applies only to backend = \"daemonset\". The pinned "+
+					"backend pins images on the nodes of machine_config_pools, which pull "+
+					"with the cluster's global pull secret. Remove %s.", name, name))
+		}
+	}
 }
 
 func addImageProblems(diags *diag.Diagnostics, problems []puller.Problem) {
@@ -190,7 +245,11 @@ func (r *imagePullerResource) ModifyPlan(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if !plan.Namespace.IsUnknown() && !plan.Name.IsUnknown() {
+	switch {
+	case plan.Backend.IsUnknown() || plan.Name.IsUnknown() || plan.Namespace.IsUnknown():
+	case plan.Backend.ValueString() == backendPinned:
+		plan.ID = plan.Name
+	default:
 		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Name.ValueString())
 	}
 	if plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
@@ -214,6 +273,17 @@ func (r *imagePullerResource) Create(
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, imagePullerDefaultTimeout)
 	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Backend.ValueString() == backendPinned {
+		r.createPinned(ctx, &plan, timeout, &resp.Diagnostics)
+		// An unknown id means that nothing was written.
+		if !plan.ID.IsUnknown() {
+			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		}
+		return
+	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -236,7 +306,8 @@ func (r *imagePullerResource) Create(
 	}
 
 	plan.ID = types.StringValue(namespace + "/" + name)
-	r.waitAndSetStatus(ctx, client, &plan, created, images, timeout, &resp.Diagnostics)
+	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, created, images), timeout,
+		&resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
@@ -275,6 +346,19 @@ func (r *imagePullerResource) Read(
 ) {
 	var state imagePullerModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.Backend.ValueString() == backendPinned {
+		if !r.readPinned(ctx, &state, &resp.Diagnostics) {
+			tflog.Info(ctx, "PinnedImageSet not found; removing it from state",
+				map[string]any{"name": state.Name.ValueString()})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+		return
+	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -335,6 +419,16 @@ func (r *imagePullerResource) Update(
 	}
 	timeout, diags := plan.Timeouts.Update(ctx, imagePullerDefaultTimeout)
 	resp.Diagnostics.Append(diags...)
+	var state imagePullerModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Backend.ValueString() == backendPinned {
+		r.updatePinned(ctx, &plan, &state, timeout, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		return
+	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -345,8 +439,6 @@ func (r *imagePullerResource) Update(
 	}
 
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
-	var state imagePullerModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	daemonSets := client.AppsV1().DaemonSets(namespace)
 	var updated *appsv1.DaemonSet
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -378,22 +470,31 @@ func (r *imagePullerResource) Update(
 		return
 	}
 
-	r.waitAndSetStatus(ctx, client, &plan, updated, images, timeout, &resp.Diagnostics)
+	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, updated, images), timeout,
+		&resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+// pullerTarget describes what a backend wrote and how to judge it, for waitAndSetStatus.
+type pullerTarget struct {
+	// object names what was written, such as `DaemonSet "a" in namespace "b"`.
+	object string
+	// selection says what decides the selected nodes, for a warning when there are none.
+	selection string
+	// judge reads the per-node state once and reports whether every node has every image.
+	judge func() ([]puller.NodeStatus, bool, error)
 }
 
 // waitAndSetStatus waits, with wait_for_cached, until every selected node has every image,
 // and sets the computed status in plan from the last judgement.
-func (r *imagePullerResource) waitAndSetStatus(ctx context.Context, client kubernetes.Interface,
-	plan *imagePullerModel, daemonSet *appsv1.DaemonSet, images []puller.Image,
+func waitAndSetStatus(ctx context.Context, plan *imagePullerModel, target pullerTarget,
 	timeout time.Duration, diags *diag.Diagnostics) {
-	namespace, name := daemonSet.Namespace, daemonSet.Name
 	var statuses []puller.NodeStatus
 	var err error
 	if plan.WaitForCached.ValueBool() {
-		statuses, err = waitForCached(ctx, client, daemonSet, images, time.Now().Add(timeout))
+		statuses, err = pollNodeStatuses(ctx, time.Now().Add(timeout), target.judge)
 	} else {
-		statuses, err = readNodeStatuses(ctx, client, daemonSet, images)
+		statuses, _, err = target.judge()
 	}
 	if err != nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -403,22 +504,19 @@ func (r *imagePullerResource) waitAndSetStatus(ctx context.Context, client kuber
 	case err == nil:
 	case errors.Is(err, errNotCached):
 		diags.AddError("Timed Out Waiting for Images",
-			fmt.Sprintf("DaemonSet %q in namespace %q was written, but after %s not every "+
-				"selected node has every image:\n\n%s\n\nFix the cause, such as a wrong "+
-				"reference or a missing pull secret, or raise the timeouts, and apply again. "+
-				"Until every selected node has every image, every plan proposes to wait "+
-				"again.", name, namespace, timeout,
-				describeMissing(statuses)))
+			fmt.Sprintf("%s was written, but after %s not every selected node has every "+
+				"image:\n\n%s\n\nFix the cause, such as a wrong reference or a missing "+
+				"pull secret, or raise the timeouts, and apply again. Until every selected "+
+				"node has every image, every plan proposes to wait again.", target.object,
+				timeout, describeMissing(statuses)))
 	case errors.Is(err, context.Canceled):
 		diags.AddError("Wait for Images Interrupted",
-			fmt.Sprintf("DaemonSet %q in namespace %q was written, but the wait for the "+
-				"images was interrupted. The pods go on pulling: the next plan reads their "+
-				"state.", name, namespace))
+			fmt.Sprintf("%s was written, but the wait for the images was interrupted. The "+
+				"nodes go on pulling: the next plan reads their state.", target.object))
 	default:
 		addAPIError(diags, "Unable to Read Image Puller Status",
-			fmt.Sprintf("DaemonSet %q in namespace %q was written, but listing the nodes "+
-				"and its pods failed. Check the provider's permissions to list nodes and "+
-				"pods.", name, namespace), err)
+			fmt.Sprintf("%s was written, but reading the nodes' state failed. Check the "+
+				"provider's permissions in the message below.", target.object), err)
 	}
 
 	if statuses == nil && err != nil {
@@ -428,9 +526,32 @@ func (r *imagePullerResource) waitAndSetStatus(ctx context.Context, client kuber
 	diags.Append(flattenNodeStatuses(ctx, plan, statuses)...)
 	if len(statuses) == 0 && err == nil {
 		diags.AddWarning("Image Puller Selects No Node",
-			fmt.Sprintf("DaemonSet %q in namespace %q matches no node, so no image is "+
-				"cached anywhere. Check node_selector, node_affinity and tolerations "+
-				"against the nodes' labels and taints.", name, namespace))
+			fmt.Sprintf("%s matches no node, so no image is cached anywhere. Check %s.",
+				target.object, target.selection))
+	}
+}
+
+// daemonSetTarget judges a puller DaemonSet from its pods.
+func daemonSetTarget(ctx context.Context, client kubernetes.Interface,
+	daemonSet *appsv1.DaemonSet, images []puller.Image) pullerTarget {
+	daemonSets := client.AppsV1().DaemonSets(daemonSet.Namespace)
+	return pullerTarget{
+		object: fmt.Sprintf("DaemonSet %q in namespace %q", daemonSet.Name,
+			daemonSet.Namespace),
+		selection: "node_selector, node_affinity and tolerations against the nodes' " +
+			"labels and taints",
+		judge: func() ([]puller.NodeStatus, bool, error) {
+			current, err := daemonSets.Get(ctx, daemonSet.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, false, err
+			}
+			statuses, err := readNodeStatuses(ctx, client, current, images)
+			if err != nil {
+				return nil, false, err
+			}
+			observed := current.Status.ObservedGeneration >= current.Generation
+			return statuses, observed && allCached(statuses), nil
+		},
 	}
 }
 
@@ -456,26 +577,22 @@ func readNodeStatuses(ctx context.Context, client kubernetes.Interface,
 	return puller.NodeStatuses(images, selected, pods.Items), nil
 }
 
-// waitForCached polls until the DaemonSet controller has seen the current spec and every
-// selected node has every image, or until deadline, when it returns the last judgement and
-// errNotCached. The requests keep ctx without the deadline: a request near a context deadline
-// fails inside client-go's rate limiter with an error that hides the nodes' state.
-func waitForCached(ctx context.Context, client kubernetes.Interface,
-	daemonSet *appsv1.DaemonSet, images []puller.Image, deadline time.Time) (
-	[]puller.NodeStatus, error) {
-	daemonSets := client.AppsV1().DaemonSets(daemonSet.Namespace)
+// pollNodeStatuses calls judge at once and then at growing intervals up to
+// imagePullerPollInterval until it reports done or fails, or until deadline, when it returns
+// the last judgement and errNotCached. The requests keep ctx without the deadline: a request
+// near a context deadline fails inside client-go's rate limiter with an error that hides the
+// nodes' state.
+func pollNodeStatuses(ctx context.Context, deadline time.Time,
+	judge func() ([]puller.NodeStatus, bool, error)) ([]puller.NodeStatus, error) {
 	interval := min(time.Second, imagePullerPollInterval)
-	var statuses []puller.NodeStatus
+	var last []puller.NodeStatus
 	for {
-		current, err := daemonSets.Get(ctx, daemonSet.Name, metav1.GetOptions{})
+		statuses, done, err := judge()
 		if err != nil {
-			return statuses, err
+			return last, err
 		}
-		statuses, err = readNodeStatuses(ctx, client, current, images)
-		if err != nil {
-			return nil, err
-		}
-		if current.Status.ObservedGeneration >= current.Generation && allCached(statuses) {
+		last = statuses
+		if done {
 			return statuses, nil
 		}
 		if time.Now().After(deadline) {
@@ -545,6 +662,13 @@ func (r *imagePullerResource) Delete(
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	timeout, diags := state.Timeouts.Delete(ctx, imagePullerDefaultTimeout)
 	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.Backend.ValueString() == backendPinned {
+		r.deletePinned(ctx, &state, timeout, &resp.Diagnostics)
+		return
+	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -602,11 +726,16 @@ func (r *imagePullerResource) ImportState(
 	ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse,
 ) {
 	namespace, name, found := strings.Cut(req.ID, "/")
+	if !found && len(validation.IsDNS1123Subdomain(req.ID)) == 0 {
+		r.importPinned(ctx, req.ID, resp)
+		return
+	}
 	if !found || namespace == "" || name == "" || strings.Contains(name, "/") {
 		resp.Diagnostics.AddError("Invalid Import ID",
-			fmt.Sprintf("The import ID %q is not namespace/name. Import an image puller "+
-				"with the namespace and name of its DaemonSet, such as "+
-				"`terraform import imagedist_image_puller.example team-a/prepull`.", req.ID))
+			fmt.Sprintf("The import ID %q is neither namespace/name nor name. Import a "+
+				"DaemonSet puller by its namespace and name, such as `terraform import "+
+				"imagedist_image_puller.example team-a/prepull`, and a pinned one by the "+
+				"name of its PinnedImageSet.", req.ID))
 		return
 	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
@@ -630,6 +759,31 @@ func (r *imagePullerResource) ImportState(
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_cached"), true)...)
+}
+
+// importPinned imports the PinnedImageSet named name.
+func (r *imagePullerResource) importPinned(ctx context.Context, name string,
+	resp *resource.ImportStateResponse) {
+	client := dynamicClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, err := client.Resource(pinnedImageSetGVR).Get(ctx, name, metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name) {
+		resp.Diagnostics.AddError("Image Puller Not Found",
+			fmt.Sprintf("PinnedImageSet %q does not exist, so there is nothing to import. "+
+				"A DaemonSet puller is imported as namespace/name.", name))
+		return
+	}
+	if err != nil {
+		addPinnedReadError(&resp.Diagnostics, name, err)
+		return
+	}
+	for attribute, value := range map[string]any{
+		"id": name, "name": name, "backend": backendPinned, "wait_for_cached": true,
+	} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
+	}
 }
 
 // addDaemonSetWriteError reports a failed create or update of the puller's DaemonSet.

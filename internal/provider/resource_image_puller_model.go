@@ -22,30 +22,31 @@ const imageKeysAnnotation = "imagedist.io/image-keys"
 
 // imagePullerModel is the imagedist_image_puller resource.
 type imagePullerModel struct {
-	ID                types.String   `tfsdk:"id"`
-	Namespace         types.String   `tfsdk:"namespace"`
-	Name              types.String   `tfsdk:"name"`
-	Backend           types.String   `tfsdk:"backend"`
-	Images            types.Map      `tfsdk:"images"`
-	KeepCached        types.Bool     `tfsdk:"keep_cached"`
-	HelperImage       types.String   `tfsdk:"helper_image"`
-	NodeSelector      types.Map      `tfsdk:"node_selector"`
-	Tolerations       types.List     `tfsdk:"tolerations"`
-	NodeAffinity      types.List     `tfsdk:"node_affinity"`
-	ImagePullSecrets  types.List     `tfsdk:"image_pull_secrets"`
-	PriorityClassName types.String   `tfsdk:"priority_class_name"`
-	MaxUnavailable    types.String   `tfsdk:"max_unavailable"`
-	CPURequest        types.String   `tfsdk:"cpu_request"`
-	CPULimit          types.String   `tfsdk:"cpu_limit"`
-	MemoryRequest     types.String   `tfsdk:"memory_request"`
-	MemoryLimit       types.String   `tfsdk:"memory_limit"`
-	Labels            types.Map      `tfsdk:"labels"`
-	WaitForCached     types.Bool     `tfsdk:"wait_for_cached"`
-	Nodes             types.List     `tfsdk:"nodes"`
-	NodeCount         types.Int64    `tfsdk:"node_count"`
-	NodesCached       types.Int64    `tfsdk:"nodes_cached"`
-	ImagesMissing     types.Int64    `tfsdk:"images_missing"`
-	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+	ID                 types.String   `tfsdk:"id"`
+	Namespace          types.String   `tfsdk:"namespace"`
+	Name               types.String   `tfsdk:"name"`
+	Backend            types.String   `tfsdk:"backend"`
+	MachineConfigPools types.Set      `tfsdk:"machine_config_pools"`
+	Images             types.Map      `tfsdk:"images"`
+	KeepCached         types.Bool     `tfsdk:"keep_cached"`
+	HelperImage        types.String   `tfsdk:"helper_image"`
+	NodeSelector       types.Map      `tfsdk:"node_selector"`
+	Tolerations        types.List     `tfsdk:"tolerations"`
+	NodeAffinity       types.List     `tfsdk:"node_affinity"`
+	ImagePullSecrets   types.List     `tfsdk:"image_pull_secrets"`
+	PriorityClassName  types.String   `tfsdk:"priority_class_name"`
+	MaxUnavailable     types.String   `tfsdk:"max_unavailable"`
+	CPURequest         types.String   `tfsdk:"cpu_request"`
+	CPULimit           types.String   `tfsdk:"cpu_limit"`
+	MemoryRequest      types.String   `tfsdk:"memory_request"`
+	MemoryLimit        types.String   `tfsdk:"memory_limit"`
+	Labels             types.Map      `tfsdk:"labels"`
+	WaitForCached      types.Bool     `tfsdk:"wait_for_cached"`
+	Nodes              types.List     `tfsdk:"nodes"`
+	NodeCount          types.Int64    `tfsdk:"node_count"`
+	NodesCached        types.Int64    `tfsdk:"nodes_cached"`
+	ImagesMissing      types.Int64    `tfsdk:"images_missing"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 type tolerationModel struct {
@@ -208,6 +209,7 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 	model.Namespace = types.StringValue(daemonSet.Namespace)
 	model.Name = types.StringValue(daemonSet.Name)
 	model.Backend = types.StringValue(backendDaemonSet)
+	model.MachineConfigPools = types.SetNull(types.StringType)
 
 	imageContainers, keepCached := imageContainers(&pod)
 	model.KeepCached = types.BoolValue(keepCached)
@@ -231,7 +233,7 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 	model.NodeSelector = mapOrNull(pod.NodeSelector)
 	model.ImagePullSecrets = pullSecretNames(pod.ImagePullSecrets)
 	model.PriorityClassName = optionalString(pod.PriorityClassName)
-	model.MaxUnavailable = types.StringValue("25%")
+	model.MaxUnavailable = types.StringValue(defaultMaxUnavailable)
 	if update := daemonSet.Spec.UpdateStrategy.RollingUpdate; update != nil &&
 		update.MaxUnavailable != nil {
 		model.MaxUnavailable = types.StringValue(update.MaxUnavailable.String())

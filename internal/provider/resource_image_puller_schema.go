@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -22,7 +23,13 @@ import (
 )
 
 // Backends of imagedist_image_puller.
-const backendDaemonSet = "daemonset"
+const (
+	backendDaemonSet = "daemonset"
+	backendPinned    = "pinned"
+)
+
+// defaultMaxUnavailable is the default of max_unavailable.
+const defaultMaxUnavailable = "25%"
 
 // imagePullerDefaultTimeout bounds each wait of imagedist_image_puller unless timeouts sets
 // otherwise. Pulling large images onto many nodes takes minutes.
@@ -68,14 +75,16 @@ func (r *imagePullerResource) Schema(
 func imagePullerAttributes() map[string]schema.Attribute {
 	attributes := map[string]schema.Attribute{
 		"id": schema.StringAttribute{
-			Computed:            true,
-			MarkdownDescription: "The DaemonSet's `namespace/name`, also the import ID.",
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			Computed: true,
+			MarkdownDescription: "The DaemonSet's `namespace/name`, or the PinnedImageSet's " +
+				"`name` for the `pinned` backend. It is also the import ID.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 		},
 		"namespace": schema.StringAttribute{
-			Required: true,
-			MarkdownDescription: "The namespace of the DaemonSet. It must exist. Changing it " +
-				"replaces the puller.",
+			Optional: true,
+			MarkdownDescription: "The namespace of the DaemonSet, required for the " +
+				"`daemonset` backend and not set for `pinned`, whose objects are " +
+				"cluster-scoped. It must exist. Changing it replaces the puller.",
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			Validators:    []validator.String{dns1123LabelValidator()},
 		},
@@ -92,10 +101,28 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed: true,
 			Default:  stringdefault.StaticString(backendDaemonSet),
 			MarkdownDescription: "How the images are pulled and kept: `daemonset`, a " +
-				"DaemonSet owned by the provider that needs no operator. Changing it " +
-				"replaces the puller.",
+				"DaemonSet owned by the provider that needs no operator, or `pinned`, an " +
+				"OpenShift PinnedImageSet (OpenShift 4.19 and later) that the " +
+				"machine-config daemon pulls and pins on each node of " +
+				"`machine_config_pools`. Pinned images survive garbage collection without " +
+				"a running container, but need digest references. Changing it replaces " +
+				"the puller.",
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			Validators:    []validator.String{stringvalidator.OneOf(backendDaemonSet)},
+			Validators: []validator.String{
+				stringvalidator.OneOf(backendDaemonSet, backendPinned),
+			},
+		},
+		"machine_config_pools": schema.SetAttribute{
+			Optional:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "For the `pinned` backend: the machine config pools, such " +
+				"as `worker`, whose nodes pin the images. The provider adds this set, and " +
+				"only it, to each pool's `spec.pinnedImageSets` and removes it again on " +
+				"destroy. Pinning does not drain or reboot nodes.",
+			Validators: []validator.Set{
+				setvalidator.SizeAtLeast(1),
+				setvalidator.ValueStringsAre(dns1123SubdomainValidator()),
+			},
 		},
 		"images": schema.MapAttribute{
 			Required:    true,
@@ -147,7 +174,7 @@ func imagePullerAttributes() map[string]schema.Attribute {
 		"max_unavailable": schema.StringAttribute{
 			Optional: true,
 			Computed: true,
-			Default:  stringdefault.StaticString("25%"),
+			Default:  stringdefault.StaticString(defaultMaxUnavailable),
 			MarkdownDescription: "How many nodes' pods an update replaces at a time, as a " +
 				"number or a percentage of the selected nodes. Higher values finish sooner " +
 				"and load the registry more. Defaults to `25%`.",

@@ -573,17 +573,33 @@ resource "imagedist_image_puller" "test" {
 	})
 }
 
-// A malformed import ID is rejected with the expected form.
+// A malformed import ID is rejected with the expected forms, and a missing DaemonSet is
+// named.
 func TestAccImagePullerImportID(t *testing.T) {
 	cluster := newImagePullerCluster(t)
+	for _, id := range []string{"a/b/c", "Bad_Name", "/name", "namespace/"} {
+		t.Run(id, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:        cluster.config(twoImages),
+					ResourceName:  imagePullerAddress,
+					ImportState:   true,
+					ImportStateId: id,
+					ExpectError: regexp.MustCompile(
+						`(?s)Invalid Import ID.*namespace/name\s+nor\s+name`),
+				}},
+			})
+		})
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:        cluster.config(twoImages),
 			ResourceName:  imagePullerAddress,
 			ImportState:   true,
-			ImportStateId: "no-slash",
-			ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*namespace/name`),
+			ImportStateId: cluster.namespace + "/missing",
+			ExpectError:   regexp.MustCompile(`(?s)Image Puller Not Found.*"missing"`),
 		}},
 	})
 }

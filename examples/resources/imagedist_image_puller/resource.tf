@@ -50,6 +50,19 @@ resource "imagedist_image_puller" "warm_infra" {
   }]
 }
 
+# On OpenShift 4.19 and later, pin images on the worker pool: the machine-config daemon
+# pulls them and the kubelet never collects them, without a running container. Pinning needs
+# digest references and pulls with the cluster's global pull secret.
+resource "imagedist_image_puller" "pinned" {
+  backend              = "pinned"
+  name                 = "release-2024-06-pinned"
+  machine_config_pools = ["worker"]
+
+  images = {
+    checkout = "quay.io/team/checkout@sha256:9e1f6a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+  }
+}
+
 output "release_cache" {
   description = "Nodes that have every image of the release, of the nodes selected."
   value       = "${imagedist_image_puller.release.nodes_cached} of ${imagedist_image_puller.release.node_count}"

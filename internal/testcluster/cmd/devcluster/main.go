@@ -2,8 +2,9 @@
 // seeded with the demo nodes and the OpenShift objects, for manual use and the demo. It also
 // plays the machine-config operator of OpenShift 4.23 for KubeletConfigs: it accepts each one
 // that selects a pool and rolls that pool out to a new rendered configuration, changing no
-// node. And it plays the kubelets (testcluster.Kubelets): DaemonSet pods are bound to their
-// nodes and reported running, with their images pulled, though no container runs.
+// node, and it reports the PinnedImageSets that pools list as pinned on each of their nodes.
+// And it plays the kubelets (testcluster.Kubelets): DaemonSet pods are bound to their nodes
+// and reported running, with their images pulled, though no container runs.
 //
 //	go run ./internal/testcluster/cmd/devcluster up      # start; print the kubeconfig path
 //	go run ./internal/testcluster/cmd/devcluster status  # report whether it runs
@@ -235,13 +236,21 @@ func serve(dir string) error {
 		PollInterval: 500 * time.Millisecond,
 		Logf:         logf,
 	}
+	pinned := &testcluster.PinnedImages{
+		Client:       client,
+		Kubernetes:   clientset,
+		PollInterval: 500 * time.Millisecond,
+		Logf:         logf,
+	}
 	playersCtx, stopPlayers := context.WithCancel(ctx)
-	waitForOperator := operator.Start(playersCtx)
-	waitForKubelets := kubelets.Start(playersCtx)
+	waits := []func(){
+		operator.Start(playersCtx), kubelets.Start(playersCtx), pinned.Start(playersCtx),
+	}
 	defer func() {
 		stopPlayers()
-		waitForOperator()
-		waitForKubelets()
+		for _, wait := range waits {
+			wait()
+		}
 	}()
 
 	// The ready file appears complete or not at all, because up reads it while it waits.

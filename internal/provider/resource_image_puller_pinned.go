@@ -1,0 +1,505 @@
+package provider
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
+	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
+)
+
+var (
+	pinnedImageSetGVR = schema.GroupVersionResource{
+		Group: "machineconfiguration.openshift.io", Version: "v1", Resource: "pinnedimagesets",
+	}
+	machineConfigNodeGVR = schema.GroupVersionResource{
+		Group: "machineconfiguration.openshift.io", Version: "v1",
+		Resource: "machineconfignodes",
+	}
+	pinnedImageSetsResource = pinnedImageSetGVR.GroupResource()
+)
+
+// pinnedReferencesAnnotation records, on a PinnedImageSet, the reference of each image by
+// short name, so that refresh and import give back the names written in the configuration.
+const pinnedReferencesAnnotation = "imagedist.io/image-references"
+
+// pinnedClients returns the clients that the pinned backend needs, or nils with an error in
+// diags.
+func (r *imagePullerResource) pinnedClients(diags *diag.Diagnostics) (dynamic.Interface,
+	kubernetes.Interface) {
+	dynamicClient := dynamicClient(r.clients, diags)
+	client := kubernetesClient(r.clients, diags)
+	return dynamicClient, client
+}
+
+// renderPinned builds the PinnedImageSet for a plan, with the short names of its images
+// recorded.
+func renderPinned(plan imagePullerModel, diags *diag.Diagnostics) (*unstructured.Unstructured,
+	[]puller.Image) {
+	imageMap, _ := plan.imageMap()
+	images, problems := puller.Images(imageMap)
+	problems = append(problems, puller.ValidatePinned(images)...)
+	addImageProblems(diags, errorsOnly(problems))
+	if diags.HasError() {
+		return nil, nil
+	}
+	set := puller.PinnedImageSet(plan.Name.ValueString(), images, stringMap(plan.Labels))
+	set.Annotations = map[string]string{
+		pinnedReferencesAnnotation: encodePinnedReferences(images),
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(set)
+	if err != nil {
+		diags.AddError("Unable to Render PinnedImageSet", err.Error())
+		return nil, nil
+	}
+	return &unstructured.Unstructured{Object: content}, images
+}
+
+func (r *imagePullerResource) createPinned(ctx context.Context, plan *imagePullerModel,
+	timeout time.Duration, diags *diag.Diagnostics) {
+	dynamicClient, client := r.pinnedClients(diags)
+	if diags.HasError() {
+		return
+	}
+	set, images := renderPinned(*plan, diags)
+	if diags.HasError() {
+		return
+	}
+
+	name := plan.Name.ValueString()
+	tflog.Debug(ctx, "Creating PinnedImageSet", map[string]any{"name": name,
+		"images": len(images)})
+	created, err := dynamicClient.Resource(pinnedImageSetGVR).Create(ctx, set,
+		metav1.CreateOptions{})
+	if err != nil {
+		addPinnedWriteError(diags, "Unable to Create Image Puller", name, err)
+		return
+	}
+	plan.ID = types.StringValue(name)
+
+	pools := stringElements(plan.MachineConfigPools)
+	if !setPoolReferences(ctx, dynamicClient, name, pools, nil, diags) {
+		flattenUnknownNodeStatuses(plan)
+		return
+	}
+	waitAndSetStatus(ctx, plan, pinnedTarget(ctx, dynamicClient, client, name,
+		created.GetGeneration(), pools, images), timeout, diags)
+}
+
+func (r *imagePullerResource) updatePinned(ctx context.Context, plan, state *imagePullerModel,
+	timeout time.Duration, diags *diag.Diagnostics) {
+	dynamicClient, client := r.pinnedClients(diags)
+	if diags.HasError() {
+		return
+	}
+	desired, images := renderPinned(*plan, diags)
+	if diags.HasError() {
+		return
+	}
+
+	name := plan.Name.ValueString()
+	sets := dynamicClient.Resource(pinnedImageSetGVR)
+	var updated *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := sets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Object["spec"] = desired.Object["spec"]
+		current.SetLabels(applyOwnedMetadata(current.GetLabels(), state.Labels, plan.Labels))
+		labels := current.GetLabels()
+		for _, key := range pullerLabelKeys {
+			labels[key] = desired.GetLabels()[key]
+		}
+		current.SetLabels(labels)
+		annotations := current.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[pinnedReferencesAnnotation] =
+			desired.GetAnnotations()[pinnedReferencesAnnotation]
+		current.SetAnnotations(annotations)
+		tflog.Debug(ctx, "Updating PinnedImageSet", map[string]any{"name": name,
+			"images": len(images)})
+		updated, err = sets.Update(ctx, current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		addPinnedWriteError(diags, "Unable to Update Image Puller", name, err)
+		return
+	}
+
+	pools := stringElements(plan.MachineConfigPools)
+	if !setPoolReferences(ctx, dynamicClient, name, pools,
+		stringElements(state.MachineConfigPools), diags) {
+		flattenUnknownNodeStatuses(plan)
+		return
+	}
+	waitAndSetStatus(ctx, plan, pinnedTarget(ctx, dynamicClient, client, name,
+		updated.GetGeneration(), pools, images), timeout, diags)
+}
+
+// readPinned refreshes state from the PinnedImageSet and the pools that reference it. It
+// returns false when the set is gone.
+func (r *imagePullerResource) readPinned(ctx context.Context, state *imagePullerModel,
+	diags *diag.Diagnostics) bool {
+	dynamicClient, client := r.pinnedClients(diags)
+	if diags.HasError() {
+		return true
+	}
+	name := state.Name.ValueString()
+	object, err := dynamicClient.Resource(pinnedImageSetGVR).Get(ctx, name, metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name) {
+		return false
+	}
+	if err != nil {
+		addPinnedReadError(diags, name, err)
+		return true
+	}
+	var set mcfgv1.PinnedImageSet
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(object.Object,
+		&set); err != nil {
+		diags.AddError("Unable to Read Image Puller",
+			fmt.Sprintf("PinnedImageSet %q cannot be decoded: %v", name, err))
+		return true
+	}
+
+	images := pinnedSetImages(&set)
+	values := map[string]attr.Value{}
+	for _, image := range images {
+		values[image.Key] = types.StringValue(image.Reference)
+	}
+	state.ID = types.StringValue(name)
+	state.Namespace = types.StringNull()
+	state.Backend = types.StringValue(backendPinned)
+	state.Images = types.MapValueMust(types.StringType, values)
+	state.Labels = managedLabels(state.Labels, set.Labels)
+	// The pod settings do not apply to this backend, but keep their defaults so that an
+	// imported state matches the planned one.
+	if state.KeepCached.IsNull() {
+		state.KeepCached = types.BoolValue(true)
+	}
+	if state.HelperImage.IsNull() {
+		state.HelperImage = types.StringValue(puller.DefaultHelperImage)
+	}
+	if state.MaxUnavailable.IsNull() {
+		state.MaxUnavailable = types.StringValue(defaultMaxUnavailable)
+	}
+
+	pools, err := referencingPools(ctx, dynamicClient, name)
+	if err != nil {
+		addAPIError(diags, "Unable to Read Image Puller",
+			"Listing the machine config pools failed. Check the provider's permissions to "+
+				"list machineconfigpools.", err)
+		return true
+	}
+	state.MachineConfigPools = stringSetOrNull(pools)
+
+	statuses, _, err := pinnedTarget(ctx, dynamicClient, client, name, set.Generation, pools,
+		images).judge()
+	if err != nil {
+		addAPIError(diags, "Unable to Read Image Puller Status",
+			"Reading the nodes' MachineConfigNode objects failed. Check the provider's "+
+				"permissions to list nodes and machineconfignodes.", err)
+		return true
+	}
+	diags.Append(flattenNodeStatuses(ctx, state, statuses)...)
+	return true
+}
+
+func stringSetOrNull(values []string) types.Set {
+	if len(values) == 0 {
+		return types.SetNull(types.StringType)
+	}
+	elements := make([]attr.Value, len(values))
+	for i, value := range values {
+		elements[i] = types.StringValue(value)
+	}
+	return types.SetValueMust(types.StringType, elements)
+}
+
+// pinnedSetImages returns the images of a PinnedImageSet with the short names recorded in its
+// pinnedReferencesAnnotation. A reference that the annotation does not name, such as one
+// added outside Terraform, gets the reference itself as short name.
+func pinnedSetImages(set *mcfgv1.PinnedImageSet) []puller.Image {
+	recorded := map[string]string{}
+	if text, ok := set.Annotations[pinnedReferencesAnnotation]; ok {
+		_ = json.Unmarshal([]byte(text), &recorded)
+	}
+	onCluster := map[string]bool{}
+	for _, ref := range set.Spec.PinnedImages {
+		onCluster[string(ref.Name)] = true
+	}
+
+	var images []puller.Image
+	named := map[string]bool{}
+	for key, reference := range recorded {
+		if onCluster[reference] {
+			images = append(images, puller.Image{Key: key, Reference: reference})
+			named[reference] = true
+		}
+	}
+	for reference := range onCluster {
+		if !named[reference] {
+			images = append(images, puller.Image{Key: reference, Reference: reference})
+		}
+	}
+	slices.SortFunc(images, func(a, b puller.Image) int { return cmp.Compare(a.Key, b.Key) })
+	return images
+}
+
+// encodePinnedReferences renders the pinnedReferencesAnnotation value for images.
+func encodePinnedReferences(images []puller.Image) string {
+	references := map[string]string{}
+	for _, image := range images {
+		references[image.Key] = image.Reference
+	}
+	// A map of strings always encodes, with its keys sorted.
+	encoded, _ := json.Marshal(references)
+	return string(encoded)
+}
+
+func (r *imagePullerResource) deletePinned(ctx context.Context, state *imagePullerModel,
+	timeout time.Duration, diags *diag.Diagnostics) {
+	dynamicClient := dynamicClient(r.clients, diags)
+	if diags.HasError() {
+		return
+	}
+	name := state.Name.ValueString()
+	pools, err := referencingPools(ctx, dynamicClient, name)
+	if err != nil {
+		addAPIError(diags, "Unable to Delete Image Puller",
+			"Listing the machine config pools failed. Check the provider's permissions to "+
+				"list machineconfigpools.", err)
+		return
+	}
+	if !setPoolReferences(ctx, dynamicClient, name, nil, pools, diags) {
+		return
+	}
+
+	sets := dynamicClient.Resource(pinnedImageSetGVR)
+	err = sets.Delete(ctx, name, metav1.DeleteOptions{})
+	if kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name) {
+		return
+	}
+	if err != nil {
+		addAPIError(diags, "Unable to Delete Image Puller",
+			fmt.Sprintf("Deleting PinnedImageSet %q failed. Check the provider's "+
+				"permissions on pinnedimagesets.", name), err)
+		return
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := sets.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name):
+			return
+		case err != nil:
+			addPinnedReadError(diags, name, err)
+			return
+		case time.Now().After(deadline):
+			diags.AddError("Timed Out Deleting Image Puller",
+				fmt.Sprintf("PinnedImageSet %q still exists %s after its deletion. Check "+
+					"its finalizers, or raise timeouts.delete, and destroy again.", name,
+					timeout))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			diags.AddError("Deletion of Image Puller Interrupted",
+				fmt.Sprintf("PinnedImageSet %q is being deleted, but the wait was "+
+					"interrupted. Destroy again to confirm that it is gone.", name))
+			return
+		case <-time.After(min(time.Second, imagePullerPollInterval)):
+		}
+	}
+}
+
+// referencingPools returns the sorted names of the pools whose spec.pinnedImageSets lists
+// the set.
+func referencingPools(ctx context.Context, client dynamic.Interface,
+	setName string) ([]string, error) {
+	pools, err := listPools(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, pool := range pools {
+		if slices.ContainsFunc(pool.Spec.PinnedImageSets, func(ref mcfgv1.PinnedImageSetRef) bool {
+			return ref.Name == setName
+		}) {
+			names = append(names, pool.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// setPoolReferences adds the set to the spec.pinnedImageSets of each pool in add and removes
+// it from each pool in remove that is not in add, leaving every other entry as it is. It
+// reports false with an error in diags when a write fails.
+func setPoolReferences(ctx context.Context, client dynamic.Interface, setName string,
+	add, remove []string, diags *diag.Diagnostics) bool {
+	pools := client.Resource(machineConfigPoolGVR)
+	change := func(pool string, keep bool) bool {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			object, err := pools.Get(ctx, pool, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			refs, _, _ := unstructured.NestedSlice(object.Object, "spec", "pinnedImageSets")
+			present := slices.ContainsFunc(refs, func(ref any) bool {
+				entry, _ := ref.(map[string]any)
+				return entry["name"] == setName
+			})
+			switch {
+			case keep && present, !keep && !present:
+				return nil
+			case keep:
+				refs = append(refs, map[string]any{"name": setName})
+			default:
+				refs = slices.DeleteFunc(refs, func(ref any) bool {
+					entry, _ := ref.(map[string]any)
+					return entry["name"] == setName
+				})
+			}
+			if err := unstructured.SetNestedSlice(object.Object, refs, "spec",
+				"pinnedImageSets"); err != nil {
+				return err
+			}
+			tflog.Debug(ctx, "Updating the pinned image sets of a machine config pool",
+				map[string]any{"pool": pool, "set": setName, "listed": keep})
+			_, err = pools.Update(ctx, object, metav1.UpdateOptions{})
+			return err
+		})
+		if err == nil {
+			return true
+		}
+		if kubeerrors.IsObjectNotFound(err, machineConfigPoolGVR.GroupResource(), pool) {
+			if !keep {
+				return true
+			}
+			addAPIError(diags, "Machine Config Pool Not Found",
+				fmt.Sprintf("Machine config pool %q in machine_config_pools does not exist. "+
+					"List the pools with `oc get machineconfigpool`.", pool), err)
+			return false
+		}
+		addAPIError(diags, "Unable to Update Machine Config Pool",
+			fmt.Sprintf("Updating spec.pinnedImageSets of machine config pool %q failed. "+
+				"Check the provider's permissions to update machineconfigpools.", pool), err)
+		return false
+	}
+
+	for _, pool := range add {
+		if !change(pool, true) {
+			return false
+		}
+	}
+	for _, pool := range remove {
+		if !slices.Contains(add, pool) && !change(pool, false) {
+			return false
+		}
+	}
+	return true
+}
+
+// pinnedTarget judges a PinnedImageSet from the MachineConfigNode status of each node of
+// the pools.
+func pinnedTarget(ctx context.Context, dynamicClient dynamic.Interface,
+	client kubernetes.Interface, name string, generation int64, pools []string,
+	images []puller.Image) pullerTarget {
+	return pullerTarget{
+		object:    fmt.Sprintf("PinnedImageSet %q", name),
+		selection: "that machine_config_pools names pools with nodes",
+		judge: func() ([]puller.NodeStatus, bool, error) {
+			nodes, err := poolNodes(ctx, dynamicClient, client, pools)
+			if err != nil {
+				return nil, false, err
+			}
+			list, err := dynamicClient.Resource(machineConfigNodeGVR).List(ctx,
+				metav1.ListOptions{})
+			if err != nil {
+				return nil, false, fmt.Errorf("listing MachineConfigNodes: %w", err)
+			}
+			machineConfigNodes := make([]mcfgv1.MachineConfigNode, len(list.Items))
+			for i := range list.Items {
+				err := runtime.DefaultUnstructuredConverter.FromUnstructured(
+					list.Items[i].Object, &machineConfigNodes[i])
+				if err != nil {
+					return nil, false, fmt.Errorf("decoding MachineConfigNode %s: %w",
+						list.Items[i].GetName(), err)
+				}
+			}
+			statuses := puller.PinnedNodeStatuses(images, name, generation, nodes,
+				machineConfigNodes)
+			return statuses, allCached(statuses), nil
+		},
+	}
+}
+
+// poolNodes returns the names of the nodes that the pools' node selectors select.
+func poolNodes(ctx context.Context, dynamicClient dynamic.Interface,
+	client kubernetes.Interface, names []string) ([]string, error) {
+	pools, err := listPools(ctx, dynamicClient)
+	if err != nil {
+		return nil, fmt.Errorf("listing MachineConfigPools: %w", err)
+	}
+	var nodes []string
+	for _, pool := range pools {
+		if !slices.Contains(names, pool.Name) || pool.Spec.NodeSelector == nil {
+			continue
+		}
+		selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NodeSelector)
+		if err != nil {
+			return nil, fmt.Errorf("node selector of machine config pool %s: %w", pool.Name,
+				err)
+		}
+		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{
+			LabelSelector: selector.String(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing the nodes of machine config pool %s: %w",
+				pool.Name, err)
+		}
+		for _, node := range list.Items {
+			nodes = append(nodes, node.Name)
+		}
+	}
+	return nodes, nil
+}
+
+func addPinnedWriteError(diags *diag.Diagnostics, summary, name string, err error) {
+	switch {
+	case kubeerrors.IsPathNotFound(err):
+		addAPIError(diags, summary, "The cluster does not serve "+
+			"pinnedimagesets.machineconfiguration.openshift.io/v1, which needs OpenShift 4.19 "+
+			"or later. Use backend = \"daemonset\" on other clusters.", err)
+	default:
+		addAPIError(diags, summary, fmt.Sprintf("Writing PinnedImageSet %q failed. Check "+
+			"the message below and the provider's permissions on pinnedimagesets; an "+
+			"existing set of that name can be imported with `terraform import`.", name), err)
+	}
+}
+
+func addPinnedReadError(diags *diag.Diagnostics, name string, err error) {
+	addAPIError(diags, "Unable to Read Image Puller",
+		fmt.Sprintf("Reading PinnedImageSet %q failed. Check the provider's permissions on "+
+			"pinnedimagesets.", name), err)
+}
