@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -259,6 +258,8 @@ func (r *imagePullerResource) ModifyPlan(
 		plan.NodeCount = types.Int64Unknown()
 		plan.NodesCached = types.Int64Unknown()
 		plan.ImagesMissing = types.Int64Unknown()
+		plan.ExcludedNodes = types.ListUnknown(types.ObjectType{
+			AttrTypes: imagePullerExclusionAttributeTypes})
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, plan)...)
 }
@@ -289,6 +290,7 @@ func (r *imagePullerResource) Create(
 		return
 	}
 	daemonSet, images := r.render(ctx, plan, &resp.Diagnostics)
+	checkPullSecrets(ctx, client, plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -297,6 +299,7 @@ func (r *imagePullerResource) Create(
 	tflog.Debug(ctx, "Creating image puller DaemonSet", map[string]any{
 		"namespace": namespace, "name": name, "images": len(images),
 	})
+	written := time.Now()
 	created, err := client.AppsV1().DaemonSets(namespace).Create(ctx, daemonSet,
 		metav1.CreateOptions{})
 	if err != nil {
@@ -306,8 +309,8 @@ func (r *imagePullerResource) Create(
 	}
 
 	plan.ID = types.StringValue(namespace + "/" + name)
-	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, created, images), timeout,
-		&resp.Diagnostics)
+	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, created, images, written),
+		timeout, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
@@ -328,6 +331,33 @@ func (r *imagePullerResource) render(ctx context.Context, plan imagePullerModel,
 	}
 	daemonSet.Annotations[imageKeysAnnotation] = encodeImageKeys(images)
 	return daemonSet, images
+}
+
+// checkPullSecrets fails when a Secret in image_pull_secrets does not exist in the puller's
+// namespace, because the kubelet reads pull secrets from the pod's own namespace only and
+// would pull without credentials. A Secret that cannot be read for another reason gives a
+// warning.
+func checkPullSecrets(ctx context.Context, client kubernetes.Interface, plan imagePullerModel,
+	diags *diag.Diagnostics) {
+	namespace := plan.Namespace.ValueString()
+	for i, name := range stringElements(plan.ImagePullSecrets) {
+		_, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+		case kubeerrors.IsObjectNotFound(err, corev1.Resource("secrets"), name):
+			diags.AddAttributeError(path.Root("image_pull_secrets").AtListIndex(i),
+				"Pull Secret Not Found",
+				fmt.Sprintf("Secret %q does not exist in namespace %q. The kubelet reads "+
+					"pull secrets from the pod's own namespace only, so create the secret "+
+					"there, for example with an imagedist_pull_secret in this namespace, "+
+					"and refer to it so that Terraform creates it first.", name, namespace))
+		default:
+			diags.AddAttributeWarning(path.Root("image_pull_secrets").AtListIndex(i),
+				"Unable to Check Pull Secret",
+				fmt.Sprintf("Reading Secret %q in namespace %q failed, so the provider "+
+					"cannot check that it exists: %s", name, namespace, redact(err.Error())))
+		}
+	}
 }
 
 // errorsOnly drops warnings, which the plan has shown already.
@@ -380,7 +410,7 @@ func (r *imagePullerResource) Read(
 	}
 
 	resp.Diagnostics.Append(flattenDaemonSet(ctx, &state, daemonSet)...)
-	statuses, err := readNodeStatuses(ctx, client, daemonSet, daemonSetImages(daemonSet))
+	judgement, err := judgeDaemonSet(ctx, client, daemonSet, daemonSetImages(daemonSet))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller Status",
 			fmt.Sprintf("Listing the nodes and the pods of DaemonSet %q in namespace %q "+
@@ -388,7 +418,7 @@ func (r *imagePullerResource) Read(
 				namespace), err)
 		return
 	}
-	resp.Diagnostics.Append(flattenNodeStatuses(ctx, &state, statuses)...)
+	resp.Diagnostics.Append(flattenNodeStatuses(ctx, &state, judgement)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
@@ -434,12 +464,14 @@ func (r *imagePullerResource) Update(
 		return
 	}
 	desired, images := r.render(ctx, plan, &resp.Diagnostics)
+	checkPullSecrets(ctx, client, plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	daemonSets := client.AppsV1().DaemonSets(namespace)
+	written := time.Now()
 	var updated *appsv1.DaemonSet
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
@@ -470,189 +502,9 @@ func (r *imagePullerResource) Update(
 		return
 	}
 
-	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, updated, images), timeout,
-		&resp.Diagnostics)
+	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, updated, images, written),
+		timeout, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
-}
-
-// pullerTarget describes what a backend wrote and how to judge it, for waitAndSetStatus.
-type pullerTarget struct {
-	// object names what was written, such as `DaemonSet "a" in namespace "b"`.
-	object string
-	// selection says what decides the selected nodes, for a warning when there are none.
-	selection string
-	// judge reads the per-node state once and reports whether every node has every image.
-	judge func() ([]puller.NodeStatus, bool, error)
-}
-
-// waitAndSetStatus waits, with wait_for_cached, until every selected node has every image,
-// and sets the computed status in plan from the last judgement.
-func waitAndSetStatus(ctx context.Context, plan *imagePullerModel, target pullerTarget,
-	timeout time.Duration, diags *diag.Diagnostics) {
-	var statuses []puller.NodeStatus
-	var err error
-	if plan.WaitForCached.ValueBool() {
-		statuses, err = pollNodeStatuses(ctx, time.Now().Add(timeout), target.judge)
-	} else {
-		statuses, _, err = target.judge()
-	}
-	if err != nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
-
-	switch {
-	case err == nil:
-	case errors.Is(err, errNotCached):
-		diags.AddError("Timed Out Waiting for Images",
-			fmt.Sprintf("%s was written, but after %s not every selected node has every "+
-				"image:\n\n%s\n\nFix the cause, such as a wrong reference or a missing "+
-				"pull secret, or raise the timeouts, and apply again. Until every selected "+
-				"node has every image, every plan proposes to wait again.", target.object,
-				timeout, describeMissing(statuses)))
-	case errors.Is(err, context.Canceled):
-		diags.AddError("Wait for Images Interrupted",
-			fmt.Sprintf("%s was written, but the wait for the images was interrupted. The "+
-				"nodes go on pulling: the next plan reads their state.", target.object))
-	default:
-		addAPIError(diags, "Unable to Read Image Puller Status",
-			fmt.Sprintf("%s was written, but reading the nodes' state failed. Check the "+
-				"provider's permissions in the message below.", target.object), err)
-	}
-
-	if statuses == nil && err != nil {
-		flattenUnknownNodeStatuses(plan)
-		return
-	}
-	diags.Append(flattenNodeStatuses(ctx, plan, statuses)...)
-	if len(statuses) == 0 && err == nil {
-		diags.AddWarning("Image Puller Selects No Node",
-			fmt.Sprintf("%s matches no node, so no image is cached anywhere. Check %s.",
-				target.object, target.selection))
-	}
-}
-
-// daemonSetTarget judges a puller DaemonSet from its pods.
-func daemonSetTarget(ctx context.Context, client kubernetes.Interface,
-	daemonSet *appsv1.DaemonSet, images []puller.Image) pullerTarget {
-	daemonSets := client.AppsV1().DaemonSets(daemonSet.Namespace)
-	return pullerTarget{
-		object: fmt.Sprintf("DaemonSet %q in namespace %q", daemonSet.Name,
-			daemonSet.Namespace),
-		selection: "node_selector, node_affinity and tolerations against the nodes' " +
-			"labels and taints",
-		judge: func() ([]puller.NodeStatus, bool, error) {
-			current, err := daemonSets.Get(ctx, daemonSet.Name, metav1.GetOptions{})
-			if err != nil {
-				return nil, false, err
-			}
-			statuses, err := readNodeStatuses(ctx, client, current, images)
-			if err != nil {
-				return nil, false, err
-			}
-			observed := current.Status.ObservedGeneration >= current.Generation
-			return statuses, observed && allCached(statuses), nil
-		},
-	}
-}
-
-// readNodeStatuses judges once, from the puller's own pods, which images each selected node
-// has.
-func readNodeStatuses(ctx context.Context, client kubernetes.Interface,
-	daemonSet *appsv1.DaemonSet, images []puller.Image) ([]puller.NodeStatus, error) {
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	selector := labels.SelectorFromSet(labels.Set{
-		puller.LabelName:     daemonSet.Spec.Template.Labels[puller.LabelName],
-		puller.LabelInstance: daemonSet.Spec.Template.Labels[puller.LabelInstance],
-	})
-	pods, err := client.CoreV1().Pods(daemonSet.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: selector.String(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	selected := puller.SelectedNodes(daemonSet, nodes.Items)
-	return puller.NodeStatuses(images, selected, pods.Items), nil
-}
-
-// pollNodeStatuses calls judge at once and then at growing intervals up to
-// imagePullerPollInterval until it reports done or fails, or until deadline, when it returns
-// the last judgement and errNotCached. The requests keep ctx without the deadline: a request
-// near a context deadline fails inside client-go's rate limiter with an error that hides the
-// nodes' state.
-func pollNodeStatuses(ctx context.Context, deadline time.Time,
-	judge func() ([]puller.NodeStatus, bool, error)) ([]puller.NodeStatus, error) {
-	interval := min(time.Second, imagePullerPollInterval)
-	var last []puller.NodeStatus
-	for {
-		statuses, done, err := judge()
-		if err != nil {
-			return last, err
-		}
-		last = statuses
-		if done {
-			return statuses, nil
-		}
-		if time.Now().After(deadline) {
-			return statuses, errNotCached
-		}
-
-		wait := time.NewTimer(min(interval, max(time.Until(deadline), 0)))
-		select {
-		case <-ctx.Done():
-			wait.Stop()
-			return statuses, ctx.Err()
-		case <-wait.C:
-		}
-		interval = min(2*interval, imagePullerPollInterval)
-	}
-}
-
-func allCached(statuses []puller.NodeStatus) bool {
-	for _, status := range statuses {
-		if len(status.Missing) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// describeMissing lists the nodes that lack images, one line each, with the reason for each
-// image when the kubelet gave one.
-func describeMissing(statuses []puller.NodeStatus) string {
-	var lines []string
-	incomplete := 0
-	for _, status := range statuses {
-		if len(status.Missing) == 0 {
-			continue
-		}
-		incomplete++
-		if incomplete > maxReportedNodes {
-			continue
-		}
-		reasons := map[string]string{}
-		for _, failure := range status.Errors {
-			reasons[failure.Key] = fmt.Sprintf("%s: %s", failure.Reason, failure.Message)
-		}
-		var parts []string
-		for _, key := range status.Missing {
-			reason, ok := reasons[key]
-			if !ok {
-				reason = "not pulled yet"
-				if status.Pod == "" {
-					reason = "no puller pod on the node yet"
-				}
-			}
-			parts = append(parts, fmt.Sprintf("%s (%s)", key, reason))
-		}
-		lines = append(lines, fmt.Sprintf("- %s: %s", status.Node, strings.Join(parts, "; ")))
-	}
-	if incomplete > maxReportedNodes {
-		lines = append(lines, fmt.Sprintf("- and %d more nodes", incomplete-maxReportedNodes))
-	}
-	return strings.Join(lines, "\n")
 }
 
 func (r *imagePullerResource) Delete(

@@ -46,6 +46,7 @@ type imagePullerModel struct {
 	NodeCount          types.Int64    `tfsdk:"node_count"`
 	NodesCached        types.Int64    `tfsdk:"nodes_cached"`
 	ImagesMissing      types.Int64    `tfsdk:"images_missing"`
+	ExcludedNodes      types.List     `tfsdk:"excluded_nodes"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -379,10 +380,22 @@ func flattenNodeAffinity(ctx context.Context, model *imagePullerModel,
 	return diags
 }
 
-// flattenNodeStatuses sets the nodes list and the totals from the puller's judgement.
+// flattenNodeStatuses sets the nodes list, the excluded nodes and the totals from the
+// puller's judgement.
 func flattenNodeStatuses(ctx context.Context, model *imagePullerModel,
-	statuses []puller.NodeStatus) diag.Diagnostics {
+	judgement pullerJudgement) diag.Diagnostics {
 	var diags diag.Diagnostics
+	statuses := judgement.statuses
+	exclusions := make([]attr.Value, 0, len(judgement.excluded))
+	for _, exclusion := range judgement.excluded {
+		exclusions = append(exclusions, types.ObjectValueMust(
+			imagePullerExclusionAttributeTypes, map[string]attr.Value{
+				"name":   types.StringValue(exclusion.Node),
+				"reason": types.StringValue(exclusion.Reason),
+			}))
+	}
+	model.ExcludedNodes = types.ListValueMust(
+		types.ObjectType{AttrTypes: imagePullerExclusionAttributeTypes}, exclusions)
 	nodes := make([]attr.Value, 0, len(statuses))
 	cached, missing := 0, 0
 	for _, status := range statuses {
@@ -429,6 +442,10 @@ func flattenUnknownNodeStatuses(model *imagePullerModel) {
 	if model.Nodes.IsUnknown() {
 		model.Nodes = types.ListValueMust(
 			types.ObjectType{AttrTypes: imagePullerNodeAttributeTypes}, nil)
+	}
+	if model.ExcludedNodes.IsUnknown() {
+		model.ExcludedNodes = types.ListValueMust(
+			types.ObjectType{AttrTypes: imagePullerExclusionAttributeTypes}, nil)
 	}
 	for _, value := range []*types.Int64{&model.NodeCount, &model.NodesCached,
 		&model.ImagesMissing} {

@@ -15,6 +15,7 @@ import (
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -212,7 +213,7 @@ func (r *imagePullerResource) readPinned(ctx context.Context, state *imagePuller
 	}
 	state.MachineConfigPools = stringSetOrNull(pools)
 
-	statuses, _, err := pinnedTarget(ctx, dynamicClient, client, name, set.Generation, pools,
+	judgement, err := pinnedTarget(ctx, dynamicClient, client, name, set.Generation, pools,
 		images).judge()
 	if err != nil {
 		addAPIError(diags, "Unable to Read Image Puller Status",
@@ -220,7 +221,7 @@ func (r *imagePullerResource) readPinned(ctx context.Context, state *imagePuller
 				"permissions to list nodes and machineconfignodes.", err)
 		return true
 	}
-	diags.Append(flattenNodeStatuses(ctx, state, statuses)...)
+	diags.Append(flattenNodeStatuses(ctx, state, judgement)...)
 	return true
 }
 
@@ -428,61 +429,76 @@ func pinnedTarget(ctx context.Context, dynamicClient dynamic.Interface,
 	return pullerTarget{
 		object:    fmt.Sprintf("PinnedImageSet %q", name),
 		selection: "that machine_config_pools names pools with nodes",
-		judge: func() ([]puller.NodeStatus, bool, error) {
-			nodes, err := poolNodes(ctx, dynamicClient, client, pools)
+		judge: func() (pullerJudgement, error) {
+			nodes, excluded, err := poolNodes(ctx, dynamicClient, client, pools)
 			if err != nil {
-				return nil, false, err
+				return pullerJudgement{}, err
 			}
 			list, err := dynamicClient.Resource(machineConfigNodeGVR).List(ctx,
 				metav1.ListOptions{})
 			if err != nil {
-				return nil, false, fmt.Errorf("listing MachineConfigNodes: %w", err)
+				return pullerJudgement{}, fmt.Errorf("listing MachineConfigNodes: %w", err)
 			}
 			machineConfigNodes := make([]mcfgv1.MachineConfigNode, len(list.Items))
 			for i := range list.Items {
 				err := runtime.DefaultUnstructuredConverter.FromUnstructured(
 					list.Items[i].Object, &machineConfigNodes[i])
 				if err != nil {
-					return nil, false, fmt.Errorf("decoding MachineConfigNode %s: %w",
+					return pullerJudgement{}, fmt.Errorf("decoding MachineConfigNode %s: %w",
 						list.Items[i].GetName(), err)
 				}
 			}
 			statuses := puller.PinnedNodeStatuses(images, name, generation, nodes,
 				machineConfigNodes)
-			return statuses, allCached(statuses), nil
+			return pullerJudgement{
+				statuses: statuses, excluded: excluded, done: allCached(statuses),
+			}, nil
 		},
 	}
 }
 
-// poolNodes returns the names of the nodes that the pools' node selectors select.
+// poolNodes returns the names of the nodes that the pools' node selectors select, and every
+// other node as excluded.
 func poolNodes(ctx context.Context, dynamicClient dynamic.Interface,
-	client kubernetes.Interface, names []string) ([]string, error) {
+	client kubernetes.Interface, names []string) ([]string, []puller.Exclusion, error) {
 	pools, err := listPools(ctx, dynamicClient)
 	if err != nil {
-		return nil, fmt.Errorf("listing MachineConfigPools: %w", err)
+		return nil, nil, fmt.Errorf("listing MachineConfigPools: %w", err)
 	}
-	var nodes []string
+	var selectors []labels.Selector
 	for _, pool := range pools {
 		if !slices.Contains(names, pool.Name) || pool.Spec.NodeSelector == nil {
 			continue
 		}
 		selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NodeSelector)
 		if err != nil {
-			return nil, fmt.Errorf("node selector of machine config pool %s: %w", pool.Name,
-				err)
-		}
-		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{
-			LabelSelector: selector.String(),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("listing the nodes of machine config pool %s: %w",
+			return nil, nil, fmt.Errorf("node selector of machine config pool %s: %w",
 				pool.Name, err)
 		}
-		for _, node := range list.Items {
-			nodes = append(nodes, node.Name)
-		}
+		selectors = append(selectors, selector)
 	}
-	return nodes, nil
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing nodes: %w", err)
+	}
+
+	var selected []string
+	var excluded []puller.Exclusion
+	for _, node := range list.Items {
+		nodeLabels := labels.Set(node.Labels)
+		if slices.ContainsFunc(selectors, func(selector labels.Selector) bool {
+			return selector.Matches(nodeLabels)
+		}) {
+			selected = append(selected, node.Name)
+			continue
+		}
+		excluded = append(excluded, puller.Exclusion{Node: node.Name,
+			Reason: "it is in none of machine_config_pools"})
+	}
+	slices.SortFunc(excluded, func(a, b puller.Exclusion) int {
+		return cmp.Compare(a.Node, b.Node)
+	})
+	return selected, excluded, nil
 }
 
 func addPinnedWriteError(diags *diag.Diagnostics, summary, name string, err error) {

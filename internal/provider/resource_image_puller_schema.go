@@ -210,6 +210,24 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed:            true,
 			MarkdownDescription: "The number of selected nodes that have every image.",
 		},
+		"excluded_nodes": schema.ListNestedAttribute{
+			Computed: true,
+			MarkdownDescription: "The nodes that get no images, each with the reason, such " +
+				"as a taint that the pods do not tolerate, as read at the last apply or " +
+				"refresh.",
+			NestedObject: schema.NestedAttributeObject{
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{
+						Computed:            true,
+						MarkdownDescription: "The node name.",
+					},
+					"reason": schema.StringAttribute{
+						Computed:            true,
+						MarkdownDescription: "Why the node gets no images.",
+					},
+				},
+			},
+		},
 		"images_missing": schema.Int64Attribute{
 			Computed: true,
 			MarkdownDescription: "The number of images missing, summed over the selected " +
@@ -381,8 +399,11 @@ func imagePullerNodeAttributes() map[string]schema.Attribute {
 	}
 }
 
-// Attribute types of the nodes list, for building its values.
+// Attribute types of the nodes and excluded_nodes lists, for building their values.
 var (
+	imagePullerExclusionAttributeTypes = map[string]attr.Type{
+		"name": types.StringType, "reason": types.StringType,
+	}
 	imagePullerErrorAttributeTypes = map[string]attr.Type{
 		"image": types.StringType, "reason": types.StringType, "message": types.StringType,
 	}

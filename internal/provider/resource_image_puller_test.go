@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
-	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	tfresource "github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -132,7 +134,7 @@ func (c *imagePullerCluster) checkDestroyed(*terraform.State) error {
 }
 
 // checkContainers checks the names and images of the DaemonSet's image containers.
-func (c *imagePullerCluster) checkContainers(want map[string]string) resource.TestCheckFunc {
+func (c *imagePullerCluster) checkContainers(want map[string]string) tfresource.TestCheckFunc {
 	return func(*terraform.State) error {
 		daemonSet, err := c.daemonSet()
 		if err != nil {
@@ -189,13 +191,13 @@ func TestAccImagePullerLifecycle(t *testing.T) {
   }
 `
 
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		Steps: []resource.TestStep{
+		Steps: []tfresource.TestStep{
 			{
 				Config: cluster.config(twoImages),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -205,6 +207,16 @@ func TestAccImagePullerLifecycle(t *testing.T) {
 					int64State("nodes_cached", int64(len(workerNodes))),
 					int64State("images_missing", 0),
 					nodeNamesState(workerNodes),
+					statecheck.ExpectKnownValue(imagePullerAddress,
+						tfjsonpath.New("excluded_nodes"),
+						knownvalue.ListExact([]knownvalue.Check{
+							knownvalue.ObjectExact(map[string]knownvalue.Check{
+								"name": knownvalue.StringExact("master-0"),
+								"reason": knownvalue.StringExact(`taint ` +
+									`"node-role.kubernetes.io/master:NoSchedule" is not ` +
+									`tolerated`),
+							}),
+						})),
 					statecheck.ExpectKnownValue(imagePullerAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("cached"),
 						knownvalue.ListExact([]knownvalue.Check{
@@ -226,7 +238,7 @@ func TestAccImagePullerLifecycle(t *testing.T) {
 			},
 			{
 				Config: cluster.config(updated),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
 						imagePullerAddress, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -261,10 +273,10 @@ func TestAccImagePullerDrift(t *testing.T) {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		Steps: []resource.TestStep{
+		Steps: []tfresource.TestStep{
 			{Config: cluster.config(twoImages)},
 			{
 				PreConfig: func() {
@@ -281,7 +293,7 @@ func TestAccImagePullerDrift(t *testing.T) {
 					})
 				},
 				Config: cluster.config(twoImages),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(imagePullerAddress,
 							plancheck.ResourceActionUpdate),
@@ -305,7 +317,7 @@ func TestAccImagePullerDrift(t *testing.T) {
 					}
 				},
 				Config: cluster.config(twoImages),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
 						imagePullerAddress, plancheck.ResourceActionCreate)},
 				},
@@ -333,10 +345,10 @@ func TestAccImagePullerPullFailure(t *testing.T) {
   }
 `
 
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		Steps: []resource.TestStep{
+		Steps: []tfresource.TestStep{
 			{
 				Config: cluster.config(body),
 				ExpectError: wrappedText("Timed Out Waiting for Images.*" +
@@ -347,7 +359,7 @@ func TestAccImagePullerPullFailure(t *testing.T) {
 					cluster.kubelets.ClearPull("worker-1", testImageAPI)
 				},
 				Config: cluster.config(body),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
 						imagePullerAddress, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
@@ -367,10 +379,10 @@ func TestAccImagePullerNoWait(t *testing.T) {
 		Reason: "ImagePullBackOff", Message: `Back-off pulling image "` + testImageScratch + `"`,
 	})
 
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		Steps: []resource.TestStep{
+		Steps: []tfresource.TestStep{
 			{
 				Config: cluster.config(twoImages + "  wait_for_cached = false\n"),
 			},
@@ -425,6 +437,58 @@ func waitForPullerPods(t *testing.T, cluster *imagePullerCluster) {
 	t.Fatalf("puller pods did not start on every worker within a minute")
 }
 
+// A ResourceQuota that admits fewer pods than there are workers ends the wait at once with
+// the API server's message and what the pods need, instead of a timeout.
+func TestAccImagePullerQuotaRejection(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "two-pods"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+			corev1.ResourcePods: resource.MustParse("2"),
+		}},
+	}
+	_, err := cluster.client.CoreV1().ResourceQuotas(cluster.namespace).Create(
+		context.Background(), quota, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the ResourceQuota: %v", err)
+	}
+	body := twoImages + `  memory_limit = "16Mi"
+  timeouts {
+    create = "5m"
+  }
+`
+
+	start := time.Now()
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []tfresource.TestStep{{
+			Config: cluster.config(body),
+			ExpectError: wrappedText("Image Puller Pods Rejected.*exceeded quota: two-pods.*" +
+				"needs 4 pods, one per selected node, of 3 containers each.*memory " +
+				"requests .* and limits 128Mi"),
+		}},
+	})
+	if elapsed := time.Since(start); elapsed > 2*time.Minute {
+		t.Errorf("the rejection took %s to report, expected well under the 5m timeout",
+			elapsed)
+	}
+}
+
+// A pull secret that is not in the puller's namespace fails before anything is written.
+func TestAccImagePullerMissingPullSecret(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []tfresource.TestStep{{
+			Config: cluster.config(twoImages + `  image_pull_secrets = ["elsewhere"]` + "\n"),
+			ExpectError: wrappedText(`Pull Secret Not Found.*Secret "elsewhere" does not ` +
+				`exist in namespace "` + cluster.namespace + `"`),
+		}},
+	})
+}
+
 // With keep_cached false the images are pulled by init containers, and a toleration brings
 // them to the tainted master too.
 func TestAccImagePullerPullOnly(t *testing.T) {
@@ -438,13 +502,13 @@ func TestAccImagePullerPullOnly(t *testing.T) {
 `
 	allNodes := append([]string{"master-0"}, workerNodes...)
 
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		CheckDestroy:             cluster.checkDestroyed,
-		Steps: []resource.TestStep{
+		Steps: []tfresource.TestStep{
 			{
 				Config: cluster.config(body),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -546,9 +610,9 @@ resource "imagedist_image_puller" "test" {
 %s}
 `, cluster.namespace, test.body, twoImages)
 			}
-			resource.UnitTest(t, resource.TestCase{
+			tfresource.UnitTest(t, tfresource.TestCase{
 				ProtoV6ProviderFactories: testAccProviderFactories,
-				Steps: []resource.TestStep{{
+				Steps: []tfresource.TestStep{{
 					Config:      config,
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(test.want),
@@ -558,9 +622,9 @@ resource "imagedist_image_puller" "test" {
 	}
 
 	// Valid edges: a key that needs sanitising, a digest reference and a 63-character key.
-	resource.UnitTest(t, resource.TestCase{
+	tfresource.UnitTest(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []tfresource.TestStep{{
 			Config: cluster.config(`  images = {
     Static_Bin = "` + testImageScratch + `"
     ` + strings.Repeat("k", 63) + ` = "quay.io/team/app:1"
@@ -579,9 +643,9 @@ func TestAccImagePullerImportID(t *testing.T) {
 	cluster := newImagePullerCluster(t)
 	for _, id := range []string{"a/b/c", "Bad_Name", "/name", "namespace/"} {
 		t.Run(id, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			tfresource.Test(t, tfresource.TestCase{
 				ProtoV6ProviderFactories: testAccProviderFactories,
-				Steps: []resource.TestStep{{
+				Steps: []tfresource.TestStep{{
 					Config:        cluster.config(twoImages),
 					ResourceName:  imagePullerAddress,
 					ImportState:   true,
@@ -592,9 +656,9 @@ func TestAccImagePullerImportID(t *testing.T) {
 			})
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []tfresource.TestStep{{
 			Config:        cluster.config(twoImages),
 			ResourceName:  imagePullerAddress,
 			ImportState:   true,

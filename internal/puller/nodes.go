@@ -1,6 +1,8 @@
 package puller
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/go-logr/logr"
@@ -30,8 +32,21 @@ import (
 // A node outside the result that runs a pod started before the node gained a NoSchedule
 // taint keeps that pod, but SelectedNodes does not count it.
 func SelectedNodes(ds *appsv1.DaemonSet, nodes []corev1.Node) []string {
+	selected, _ := SelectNodes(ds, nodes)
+	return selected
+}
+
+// Exclusion is a node on which the DaemonSet controller runs no pod of a DaemonSet, and why.
+type Exclusion struct {
+	Node   string
+	Reason string // such as `taint "node-role.kubernetes.io/master:NoSchedule" not tolerated`
+}
+
+// SelectNodes returns what SelectedNodes returns, and every other node with the first rule it
+// fails, sorted by node name.
+func SelectNodes(ds *appsv1.DaemonSet, nodes []corev1.Node) ([]string, []Exclusion) {
 	if ds == nil {
-		return nil
+		return nil, nil
 	}
 
 	template := ds.Spec.Template.Spec
@@ -39,25 +54,37 @@ func SelectedNodes(ds *appsv1.DaemonSet, nodes []corev1.Node) []string {
 	affinity := nodeaffinity.NewRequiredNodeAffinity(template.NodeSelector, template.Affinity)
 
 	var selected []string
+	var excluded []Exclusion
+	seen := map[string]bool{}
 	for i := range nodes {
 		node := &nodes[i]
+		if seen[node.Name] {
+			continue
+		}
+		seen[node.Name] = true
 		if template.NodeName != "" && template.NodeName != node.Name {
+			excluded = append(excluded, Exclusion{node.Name,
+				fmt.Sprintf("the pod template names node %q", template.NodeName)})
 			continue
 		}
-		// Like the controller, this ignores parse errors, so an affinity term that cannot
-		// be parsed matches no node.
 		if matches, _ := affinity.Match(node); !matches {
+			excluded = append(excluded, Exclusion{node.Name,
+				"its labels do not match the node selector or node affinity"})
 			continue
 		}
-		if _, untolerated := schedulingcorev1.FindMatchingUntoleratedTaint(logr.Discard(),
-			node.Spec.Taints, tolerations, isSchedulingTaint, false); untolerated {
+		taint, untolerated := schedulingcorev1.FindMatchingUntoleratedTaint(logr.Discard(),
+			node.Spec.Taints, tolerations, isSchedulingTaint, false)
+		if untolerated {
+			excluded = append(excluded, Exclusion{node.Name,
+				fmt.Sprintf("taint %q is not tolerated", taint.ToString())})
 			continue
 		}
 		selected = append(selected, node.Name)
 	}
 
 	slices.Sort(selected)
-	return slices.Compact(selected)
+	slices.SortFunc(excluded, func(a, b Exclusion) int { return cmp.Compare(a.Node, b.Node) })
+	return selected, excluded
 }
 
 // daemonToleration is a toleration with operator Exists that the DaemonSet controller adds.

@@ -333,3 +333,36 @@ func TestSelectedNodesKeepsTemplate(t *testing.T) {
 		t.Errorf("SelectedNodes wrote into the template's spare capacity: %+v", spare[1])
 	}
 }
+
+func TestSelectNodesExclusions(t *testing.T) {
+	daemonSet := &appsv1.DaemonSet{}
+	daemonSet.Spec.Template.Spec.NodeSelector = map[string]string{"role": "worker"}
+	node := func(name string, labels map[string]string, taints ...corev1.Taint) corev1.Node {
+		var n corev1.Node
+		n.Name = name
+		n.Labels = labels
+		n.Spec.Taints = taints
+		return n
+	}
+	worker := map[string]string{"role": "worker"}
+	nodes := []corev1.Node{
+		node("c-tainted", worker, corev1.Taint{Key: "dedicated", Value: "gpu",
+			Effect: corev1.TaintEffectNoSchedule}),
+		node("a-worker", worker),
+		node("b-infra", map[string]string{"role": "infra"}),
+		node("a-worker", worker),
+	}
+
+	selected, excluded := SelectNodes(daemonSet, nodes)
+
+	if want := []string{"a-worker"}; !slices.Equal(selected, want) {
+		t.Errorf("selected = %v, want %v", selected, want)
+	}
+	want := []Exclusion{
+		{"b-infra", "its labels do not match the node selector or node affinity"},
+		{"c-tainted", `taint "dedicated=gpu:NoSchedule" is not tolerated`},
+	}
+	if !slices.Equal(excluded, want) {
+		t.Errorf("excluded = %v, want %v", excluded, want)
+	}
+}
