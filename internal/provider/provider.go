@@ -102,5 +102,6 @@ func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resou
 func (p *imagedistProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewNodeImagesDataSource,
+		NewImagePullsDataSource,
 	}
 }

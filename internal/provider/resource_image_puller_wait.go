@@ -23,8 +23,9 @@ import (
 // puller's pods, such as by a ResourceQuota or Pod Security admission.
 var errPodsRejected = errors.New("the puller's pods were rejected")
 
-// pullerJudgement is what one look at the cluster found: each selected node with its images,
-// the nodes left out and why, and whether every selected node has every image.
+// pullerJudgement is the result of one look at the cluster: each selected node with its
+// images, the nodes left out with the reason, and whether every selected node has every
+// image.
 type pullerJudgement struct {
 	statuses []puller.NodeStatus
 	excluded []puller.Exclusion
@@ -39,7 +40,8 @@ type pullerJudgement struct {
 type pullerTarget struct {
 	// object names what was written, such as `DaemonSet "a" in namespace "b"`.
 	object string
-	// selection says what decides the selected nodes, for a warning when there are none.
+	// selection names the settings that decide the selected nodes, for a warning when there
+	// are none.
 	selection string
 	// judge looks at the cluster once.
 	judge func() (pullerJudgement, error)
