@@ -86,13 +86,22 @@ func (r *imagePullerResource) ValidateConfig(
 	pinned := config.Backend.ValueString() == backendPinned
 	if images, known := config.imageMap(); known {
 		parsed, problems := puller.Images(images)
-		if pinned {
+		switch config.Backend.ValueString() {
+		case backendPinned:
 			problems = append(problems, puller.ValidatePinned(parsed)...)
+		case backendOperator:
+			problems = append(problems, puller.OperatorProblems(parsed)...)
 		}
 		addImageProblems(&resp.Diagnostics, problems)
 	}
 	if !config.Backend.IsUnknown() {
 		validateBackendAttributes(config, pinned, &resp.Diagnostics)
+	}
+	if config.Backend.ValueString() == backendOperator {
+		if warning := puller.ImagePullerImageWarning(config.HelperImage.ValueString()); warning != "" {
+			resp.Diagnostics.AddAttributeWarning(path.Root("helper_image"),
+				"Helper Image Replaced by Operator", warning)
+		}
 	}
 	validateTolerations(ctx, config, &resp.Diagnostics)
 	validateNodeAffinity(ctx, config, &resp.Diagnostics)
@@ -101,17 +110,39 @@ func (r *imagePullerResource) ValidateConfig(
 // validateBackendAttributes checks that the attributes set fit the backend: namespace and
 // the pod settings for a DaemonSet, machine_config_pools for a PinnedImageSet.
 func validateBackendAttributes(config imagePullerModel, pinned bool, diags *diag.Diagnostics) {
+	if config.Backend.ValueString() == backendOperator {
+		// The KubernetesImagePuller has no field for these.
+		for name, value := range map[string]attr.Value{
+			"priority_class_name": config.PriorityClassName,
+			"max_unavailable":     config.MaxUnavailable,
+		} {
+			if !value.IsNull() {
+				diags.AddAttributeError(path.Root(name), "Attribute Not Used by Backend",
+					fmt.Sprintf("A KubernetesImagePuller has no field for %s, so the "+
+						"operator backend cannot set it. Remove it, or use the daemonset "+
+						"backend.", name))
+			}
+		}
+		if !config.KeepCached.IsNull() && !config.KeepCached.IsUnknown() &&
+			!config.KeepCached.ValueBool() {
+			diags.AddAttributeError(path.Root("keep_cached"), "Attribute Not Used by Backend",
+				"The kubernetes-image-puller operator always keeps one sleeping container "+
+					"per image, so the operator backend cannot only pull. Remove "+
+					"keep_cached, or use the daemonset backend.")
+		}
+	}
 	if !pinned {
 		if config.Namespace.IsNull() {
 			diags.AddAttributeError(path.Root("namespace"), "Missing Namespace",
-				"The daemonset backend runs its DaemonSet in a namespace. Set namespace to "+
-					"an existing namespace.")
+				"The daemonset and operator backends run a DaemonSet in a namespace. Set "+
+					"namespace to an existing namespace.")
 		}
 		if !config.MachineConfigPools.IsNull() {
 			diags.AddAttributeError(path.Root("machine_config_pools"),
 				"Attribute Not Used by Backend",
 				"machine_config_pools applies only to backend = \"pinned\". The daemonset "+
-					"backend selects nodes with node_selector, node_affinity and tolerations.")
+					"and operator backends select nodes with node_selector, node_affinity "+
+					"and tolerations.")
 		}
 		return
 	}
@@ -277,8 +308,13 @@ func (r *imagePullerResource) Create(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.Backend.ValueString() == backendPinned {
-		r.createPinned(ctx, &plan, timeout, &resp.Diagnostics)
+	switch plan.Backend.ValueString() {
+	case backendPinned, backendOperator:
+		if plan.Backend.ValueString() == backendPinned {
+			r.createPinned(ctx, &plan, timeout, &resp.Diagnostics)
+		} else {
+			r.createOperator(ctx, &plan, timeout, &resp.Diagnostics)
+		}
 		// An unknown id means that nothing was written.
 		if !plan.ID.IsUnknown() {
 			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
@@ -379,10 +415,16 @@ func (r *imagePullerResource) Read(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if state.Backend.ValueString() == backendPinned {
-		if !r.readPinned(ctx, &state, &resp.Diagnostics) {
-			tflog.Info(ctx, "PinnedImageSet not found; removing it from state",
-				map[string]any{"name": state.Name.ValueString()})
+	if backend := state.Backend.ValueString(); backend != backendDaemonSet {
+		found := false
+		if backend == backendPinned {
+			found = r.readPinned(ctx, &state, &resp.Diagnostics)
+		} else {
+			found = r.readOperator(ctx, &state, &resp.Diagnostics)
+		}
+		if !found {
+			tflog.Info(ctx, "Image puller not found; removing it from state",
+				map[string]any{"id": state.ID.ValueString(), "backend": backend})
 			resp.State.RemoveResource(ctx)
 			return
 		}
@@ -425,7 +467,7 @@ func (r *imagePullerResource) Read(
 // daemonSetImages returns the images of a puller DaemonSet with their short names.
 func daemonSetImages(daemonSet *appsv1.DaemonSet) []puller.Image {
 	containers, _ := imageContainers(&daemonSet.Spec.Template.Spec)
-	keys := imageKeysByContainer(daemonSet)
+	keys := imageKeysByContainer(daemonSet.Annotations)
 	images := make([]puller.Image, 0, len(containers))
 	for _, container := range containers {
 		key, ok := keys[container.Name]
@@ -454,8 +496,13 @@ func (r *imagePullerResource) Update(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.Backend.ValueString() == backendPinned {
+	switch plan.Backend.ValueString() {
+	case backendPinned:
 		r.updatePinned(ctx, &plan, &state, timeout, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		return
+	case backendOperator:
+		r.updateOperator(ctx, &plan, &state, timeout, &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 		return
 	}
@@ -517,8 +564,12 @@ func (r *imagePullerResource) Delete(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if state.Backend.ValueString() == backendPinned {
+	switch state.Backend.ValueString() {
+	case backendPinned:
 		r.deletePinned(ctx, &state, timeout, &resp.Diagnostics)
+		return
+	case backendOperator:
+		r.deleteOperator(ctx, &state, timeout, &resp.Diagnostics)
 		return
 	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
@@ -542,31 +593,44 @@ func (r *imagePullerResource) Delete(
 		return
 	}
 
+	waitUntilGone(ctx, timeout, fmt.Sprintf("DaemonSet %q in namespace %q", name, namespace),
+		func() (bool, error) {
+			_, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
+			if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
+				return true, nil
+			}
+			return false, err
+		}, &resp.Diagnostics)
+}
+
+// waitUntilGone polls gone at growing intervals until it reports true, fails, or timeout
+// passes, and reports the last two as errors about object.
+func waitUntilGone(ctx context.Context, timeout time.Duration, object string,
+	gone func() (bool, error), diags *diag.Diagnostics) {
 	deadline := time.Now().Add(timeout)
 	interval := min(time.Second, imagePullerPollInterval)
 	for {
-		_, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
+		done, err := gone()
 		switch {
-		case kubeerrors.IsObjectNotFound(err, daemonSetsResource, name):
+		case done:
 			return
 		case err != nil:
-			addAPIError(&resp.Diagnostics, "Unable to Confirm Image Puller Deletion",
-				fmt.Sprintf("DaemonSet %q in namespace %q was deleted, but reading it "+
-					"back failed.", name, namespace), err)
+			addAPIError(diags, "Unable to Confirm Image Puller Deletion",
+				fmt.Sprintf("%s was deleted, but reading it back failed.", object), err)
 			return
 		case time.Now().After(deadline):
-			resp.Diagnostics.AddError("Timed Out Deleting Image Puller",
-				fmt.Sprintf("DaemonSet %q in namespace %q still exists %s after its "+
-					"deletion, because its pods are not gone yet. Check the pods' nodes, "+
-					"or raise timeouts.delete, and destroy again.", name, namespace, timeout))
+			diags.AddError("Timed Out Deleting Image Puller",
+				fmt.Sprintf("%s still exists %s after its deletion, because what it made "+
+					"is not gone yet: the pods, or for a PinnedImageSet its finalizers. "+
+					"Check them, or raise timeouts.delete, and destroy again.", object,
+					timeout))
 			return
 		}
 		select {
 		case <-ctx.Done():
-			resp.Diagnostics.AddError("Deletion of Image Puller Interrupted",
-				fmt.Sprintf("DaemonSet %q in namespace %q is being deleted, but the wait "+
-					"was interrupted. Destroy again to confirm that it is gone.", name,
-					namespace))
+			diags.AddError("Deletion of Image Puller Interrupted",
+				fmt.Sprintf("%s is being deleted, but the wait was interrupted. Destroy "+
+					"again to confirm that it is gone.", object))
 			return
 		case <-time.After(interval):
 		}
@@ -591,15 +655,27 @@ func (r *imagePullerResource) ImportState(
 		return
 	}
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
+	dynamicClient := dynamicClient(r.clients, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// The operator's DaemonSet has the name of its KubernetesImagePuller, so the CR decides.
+	backend := backendDaemonSet
+	if r.operatorExists(ctx, dynamicClient, namespace, name, &resp.Diagnostics) {
+		backend = backendOperator
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	_, err := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
+	if backend == backendDaemonSet && kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
 		resp.Diagnostics.AddError("Image Puller Not Found",
-			fmt.Sprintf("DaemonSet %q does not exist in namespace %q, so there is nothing to "+
-				"import.", name, namespace))
+			fmt.Sprintf("Neither a KubernetesImagePuller nor a DaemonSet named %q exists in "+
+				"namespace %q, so there is nothing to import.", name, namespace))
 		return
+	}
+	if backend == backendOperator {
+		err = nil
 	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
@@ -611,6 +687,7 @@ func (r *imagePullerResource) ImportState(
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_cached"), true)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backend"), backend)...)
 }
 
 // importPinned imports the PinnedImageSet named name.

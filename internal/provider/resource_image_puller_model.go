@@ -177,11 +177,11 @@ func (m imagePullerModel) resources() corev1.ResourceRequirements {
 	return requirements
 }
 
-// imageKeysByContainer reads the imageKeysAnnotation of a DaemonSet. A missing or unreadable
-// annotation gives an empty map, so the container names serve as short names.
-func imageKeysByContainer(daemonSet *appsv1.DaemonSet) map[string]string {
+// imageKeysByContainer reads the imageKeysAnnotation from an object's annotations. A missing
+// or unreadable annotation gives an empty map, so the container names serve as short names.
+func imageKeysByContainer(annotations map[string]string) map[string]string {
 	keys := map[string]string{}
-	if text, ok := daemonSet.Annotations[imageKeysAnnotation]; ok {
+	if text, ok := annotations[imageKeysAnnotation]; ok {
 		_ = json.Unmarshal([]byte(text), &keys)
 	}
 	return keys
@@ -214,7 +214,7 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 
 	imageContainers, keepCached := imageContainers(&pod)
 	model.KeepCached = types.BoolValue(keepCached)
-	keys := imageKeysByContainer(daemonSet)
+	keys := imageKeysByContainer(daemonSet.Annotations)
 	images := map[string]attr.Value{}
 	var first *corev1.Container
 	for i := range imageContainers {
@@ -230,7 +230,7 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 	}
 	model.Images = types.MapValueMust(types.StringType, images)
 
-	model.HelperImage = types.StringValue(helperImage(&pod))
+	model.HelperImage = helperImageValue(model.HelperImage, helperImage(&pod))
 	model.NodeSelector = mapOrNull(pod.NodeSelector)
 	model.ImagePullSecrets = pullSecretNames(pod.ImagePullSecrets)
 	model.PriorityClassName = optionalString(pod.PriorityClassName)
@@ -245,16 +245,30 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 	if first != nil {
 		requirements = first.Resources
 	}
+	flattenResources(model, requirements)
+
+	diags.Append(flattenTolerations(ctx, model, pod.Tolerations)...)
+	diags.Append(flattenNodeAffinity(ctx, model, pod.Affinity)...)
+	return diags
+}
+
+// helperImageValue reads the helper image, keeping it null while the prior state leaves it
+// unset and the cluster has the default.
+func helperImageValue(prior types.String, image string) types.String {
+	if prior.IsNull() && image == puller.DefaultHelperImage {
+		return prior
+	}
+	return optionalString(image)
+}
+
+// flattenResources reads the requests and limits of a cached-image container.
+func flattenResources(model *imagePullerModel, requirements corev1.ResourceRequirements) {
 	model.CPURequest = quantityValue(model.CPURequest, requirements.Requests, corev1.ResourceCPU)
 	model.MemoryRequest = quantityValue(model.MemoryRequest, requirements.Requests,
 		corev1.ResourceMemory)
 	model.CPULimit = quantityValue(model.CPULimit, requirements.Limits, corev1.ResourceCPU)
 	model.MemoryLimit = quantityValue(model.MemoryLimit, requirements.Limits,
 		corev1.ResourceMemory)
-
-	diags.Append(flattenTolerations(ctx, model, pod.Tolerations)...)
-	diags.Append(flattenNodeAffinity(ctx, model, pod.Affinity)...)
-	return diags
 }
 
 func mapOrNull(values map[string]string) types.Map {

@@ -197,9 +197,6 @@ func (r *imagePullerResource) readPinned(ctx context.Context, state *imagePuller
 	if state.KeepCached.IsNull() {
 		state.KeepCached = types.BoolValue(true)
 	}
-	if state.HelperImage.IsNull() {
-		state.HelperImage = types.StringValue(puller.DefaultHelperImage)
-	}
 	if state.MaxUnavailable.IsNull() {
 		state.MaxUnavailable = types.StringValue(defaultMaxUnavailable)
 	}
@@ -306,31 +303,13 @@ func (r *imagePullerResource) deletePinned(ctx context.Context, state *imagePull
 				"permissions on pinnedimagesets.", name), err)
 		return
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	waitUntilGone(ctx, timeout, fmt.Sprintf("PinnedImageSet %q", name), func() (bool, error) {
 		_, err := sets.Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name):
-			return
-		case err != nil:
-			addPinnedReadError(diags, name, err)
-			return
-		case time.Now().After(deadline):
-			diags.AddError("Timed Out Deleting Image Puller",
-				fmt.Sprintf("PinnedImageSet %q still exists %s after its deletion. Check "+
-					"its finalizers, or raise timeouts.delete, and destroy again.", name,
-					timeout))
-			return
+		if kubeerrors.IsObjectNotFound(err, pinnedImageSetsResource, name) {
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			diags.AddError("Deletion of Image Puller Interrupted",
-				fmt.Sprintf("PinnedImageSet %q is being deleted, but the wait was "+
-					"interrupted. Destroy again to confirm that it is gone.", name))
-			return
-		case <-time.After(min(time.Second, imagePullerPollInterval)):
-		}
-	}
+		return false, err
+	}, diags)
 }
 
 // referencingPools returns the sorted names of the pools whose spec.pinnedImageSets lists

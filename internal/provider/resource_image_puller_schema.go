@@ -25,6 +25,7 @@ import (
 // Backends of imagedist_image_puller.
 const (
 	backendDaemonSet = "daemonset"
+	backendOperator  = "operator"
 	backendPinned    = "pinned"
 )
 
@@ -101,7 +102,10 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed: true,
 			Default:  stringdefault.StaticString(backendDaemonSet),
 			MarkdownDescription: "How the images are pulled and kept: `daemonset`, a " +
-				"DaemonSet owned by the provider that needs no operator, or `pinned`, an " +
+				"DaemonSet owned by the provider that needs no operator; `operator`, a " +
+				"`che.eclipse.org/v1alpha1` KubernetesImagePuller that the " +
+				"kubernetes-image-puller operator turns into a DaemonSet (one per " +
+				"namespace; the operator recreates its DaemonSet every hour); or `pinned`, an " +
 				"OpenShift PinnedImageSet (OpenShift 4.19 and later) that the " +
 				"machine-config daemon pulls and pins on each node of " +
 				"`machine_config_pools`. Pinned images survive garbage collection without " +
@@ -109,7 +113,7 @@ func imagePullerAttributes() map[string]schema.Attribute {
 				"the puller.",
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			Validators: []validator.String{
-				stringvalidator.OneOf(backendDaemonSet, backendPinned),
+				stringvalidator.OneOf(backendDaemonSet, backendOperator, backendPinned),
 			},
 		},
 		"machine_config_pools": schema.SetAttribute{
@@ -146,12 +150,13 @@ func imagePullerAttributes() map[string]schema.Attribute {
 		},
 		"helper_image": schema.StringAttribute{
 			Optional: true,
-			Computed: true,
-			Default:  stringdefault.StaticString(puller.DefaultHelperImage),
-			MarkdownDescription: "The image whose `/bin/sleep` is copied into each pod and " +
-				"run inside the cached images. That binary must be statically linked, and " +
-				"the image must have `cp`. Defaults to `" + puller.DefaultHelperImage + "`. " +
-				"Set a copy in your own registry for disconnected clusters.",
+			MarkdownDescription: "For the `daemonset` backend, the image whose `/bin/sleep` " +
+				"is copied into each pod and run inside the cached images. That binary must " +
+				"be statically linked, and the image must have `cp`. Unset means `" +
+				puller.DefaultHelperImage + "`. Set a copy in your own registry for " +
+				"disconnected clusters. For the `operator` backend, the " +
+				"kubernetes-image-puller image that the operator runs, which also supplies " +
+				"the sleep binary. Unset means the operator's default.",
 			Validators: []validator.String{imageReferenceValidator{}},
 		},
 		"node_selector": schema.MapAttribute{

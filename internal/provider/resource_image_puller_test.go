@@ -667,3 +667,115 @@ func TestAccImagePullerImportID(t *testing.T) {
 		}},
 	})
 }
+
+// startImagePullerOperator runs the stand-in for the kubernetes-image-puller operator in the
+// test's namespace until the test ends.
+func (c *imagePullerCluster) startImagePullerOperator() {
+	c.t.Helper()
+	dynamicClient, err := testcluster.DynamicClientFromEnv()
+	if err != nil {
+		c.t.Fatalf("cluster client: %v", err)
+	}
+	operator := &testcluster.ImagePullerOperator{
+		Client: c.client, Dynamic: dynamicClient, Namespace: c.namespace,
+		PollInterval: 50 * time.Millisecond, Logf: c.t.Logf,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := operator.Start(ctx)
+	c.t.Cleanup(func() {
+		cancel()
+		wait()
+	})
+}
+
+// The operator backend writes a KubernetesImagePuller, waits until the operator's DaemonSet
+// has every image on every worker, imports it back, and rolls an image in.
+func TestAccImagePullerOperator(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	cluster.startImagePullerOperator()
+	body := `  backend = "operator"
+  images = {
+    api        = "` + testImageAPI + `"
+    Static_Bin = "` + testImageScratch + `"
+  }
+  memory_limit = "20Mi"
+`
+	updated := strings.Replace(body, testImageScratch, testImageWeb, 1)
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []tfresource.TestStep{
+			{
+				Config: cluster.config(body),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					int64State("node_count", int64(len(workerNodes))),
+					int64State("nodes_cached", int64(len(workerNodes))),
+					nodeNamesState(workerNodes),
+				},
+				Check: cluster.checkOperatorImages(map[string]string{
+					"api": testImageAPI, "static-bin": testImageScratch,
+				}),
+			},
+			{
+				ResourceName:                         imagePullerAddress,
+				ImportState:                          true,
+				ImportStateId:                        cluster.namespace + "/" + cluster.name,
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "id",
+				ImportStateVerifyIgnore:              []string{"timeouts"},
+			},
+			{
+				Config: cluster.config(updated),
+				ConfigStateChecks: []statecheck.StateCheck{
+					int64State("nodes_cached", int64(len(workerNodes))),
+					int64State("images_missing", 0),
+				},
+				Check: cluster.checkOperatorImages(map[string]string{
+					"api": testImageAPI, "static-bin": testImageWeb,
+				}),
+			},
+		},
+	})
+}
+
+// checkOperatorImages checks the images field of the KubernetesImagePuller and that the
+// operator's DaemonSet runs them.
+func (c *imagePullerCluster) checkOperatorImages(want map[string]string) tfresource.TestCheckFunc {
+	return func(*terraform.State) error {
+		daemonSet, err := c.daemonSet()
+		if err != nil {
+			return fmt.Errorf("the operator's DaemonSet: %w", err)
+		}
+		got := map[string]string{}
+		for _, container := range daemonSet.Spec.Template.Spec.Containers {
+			got[container.Name] = container.Image
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("operator's containers = %v, expected %v", got, want)
+		}
+		return nil
+	}
+}
+
+// Without an operator, the wait ends after the grace period with an error that says so.
+func TestAccImagePullerOperatorMissing(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	previous := operatorGracePeriod
+	operatorGracePeriod = 2 * time.Second
+	t.Cleanup(func() { operatorGracePeriod = previous })
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{{
+			Config: cluster.config(`  backend = "operator"
+  images = { api = "` + testImageAPI + `" }
+`),
+			ExpectError: wrappedText("No Operator for Image Puller.*no DaemonSet \"" +
+				cluster.name + "\" appeared"),
+		}},
+	})
+}

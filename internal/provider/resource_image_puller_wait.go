@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
@@ -22,6 +21,10 @@ import (
 // errPodsRejected is the cause of a wait that ended because the API server rejected the
 // puller's pods, such as by a ResourceQuota or Pod Security admission.
 var errPodsRejected = errors.New("the puller's pods were rejected")
+
+// errNoOperator is the cause of a wait that ended because no operator made a DaemonSet from
+// a KubernetesImagePuller.
+var errNoOperator = errors.New("no kubernetes-image-puller operator acts on the resource")
 
 // pullerJudgement is the result of one look at the cluster: each selected node with its
 // images, the nodes left out with the reason, and whether every selected node has every
@@ -71,6 +74,12 @@ func waitAndSetStatus(ctx context.Context, plan *imagePullerModel, target puller
 				"let the namespace's Pod Security level or the cluster's security context "+
 				"constraints admit the pods, then apply again.", target.object,
 				judgement.rejection, judgement.need))
+	case errors.Is(err, errNoOperator):
+		diags.AddError("No Operator for Image Puller",
+			fmt.Sprintf("%s was written, but no operator acted on it: %v. Install the "+
+				"kubernetes-image-puller operator so that it watches this namespace (its "+
+				"OLM bundle supports all namespaces only), or use backend = \"daemonset\", "+
+				"which needs no operator.", target.object, err))
 	case errors.Is(err, errNotCached):
 		diags.AddError("Timed Out Waiting for Images",
 			fmt.Sprintf("%s was written, but after %s not every selected node has every "+
@@ -145,10 +154,11 @@ func judgeDaemonSet(ctx context.Context, client kubernetes.Interface,
 	if err != nil {
 		return pullerJudgement{}, err
 	}
-	selector := labels.SelectorFromSet(labels.Set{
-		puller.LabelName:     daemonSet.Spec.Template.Labels[puller.LabelName],
-		puller.LabelInstance: daemonSet.Spec.Template.Labels[puller.LabelInstance],
-	})
+	selector, err := metav1.LabelSelectorAsSelector(daemonSet.Spec.Selector)
+	if err != nil {
+		return pullerJudgement{}, fmt.Errorf("selector of DaemonSet %s: %w", daemonSet.Name,
+			err)
+	}
 	pods, err := client.CoreV1().Pods(daemonSet.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: selector.String(),
 	})

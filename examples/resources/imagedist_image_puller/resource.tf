@@ -50,6 +50,22 @@ resource "imagedist_image_puller" "warm_infra" {
   }]
 }
 
+# Where the kubernetes-image-puller operator runs (as with Eclipse Che or OpenShift Dev
+# Spaces), let it keep the images cached. It allows one KubernetesImagePuller per namespace.
+resource "imagedist_image_puller" "workspaces" {
+  backend   = "operator"
+  namespace = "devspaces"
+  name      = "workspace-images"
+
+  images = {
+    udi = "quay.io/devfile/universal-developer-image:ubi9-2024.06"
+  }
+  node_selector = {
+    "node-role.kubernetes.io/worker" = ""
+  }
+  memory_limit = "20Mi"
+}
+
 # On OpenShift 4.19 and later, pin images on the worker pool: the machine-config daemon
 # pulls them and the kubelet never collects them, without a running container. Pinning needs
 # digest references and pulls with the cluster's global pull secret.
