@@ -13,7 +13,7 @@ set -euo pipefail
 
 tools_dir=$(cd "$(dirname "$0")" && pwd)
 cache=${IMAGEDIST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagedist-tools}
-all_programs=(etcd kube-apiserver kube-controller-manager kubectl terraform tofu tfplugindocs)
+all_programs=(etcd kube-apiserver kube-controller-manager kubectl terraform tofu tfplugindocs registry)
 
 # module_of prints the tools/ folder whose go.mod pins PROGRAM.
 module_of() {
@@ -23,6 +23,7 @@ module_of() {
     terraform) echo terraform ;;
     tofu) echo opentofu ;;
     tfplugindocs) echo tfplugindocs ;;
+    registry) echo registry ;;
     *) echo "tools/build.sh: unknown program $1 (known: ${all_programs[*]})" >&2; exit 2 ;;
   esac
 }
@@ -35,6 +36,7 @@ package_of() {
     terraform) echo github.com/hashicorp/terraform ;;
     tofu) echo github.com/opentofu/opentofu/cmd/tofu ;;
     tfplugindocs) echo github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
+    registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
   esac
 }
 
@@ -48,6 +50,7 @@ version_of() {
     terraform) main=github.com/hashicorp/terraform ;;
     opentofu) main=github.com/opentofu/opentofu ;;
     tfplugindocs) main=github.com/hashicorp/terraform-plugin-docs ;;
+    registry) main=github.com/distribution/distribution/v3 ;;
   esac
   (cd "$tools_dir/$1" && go list -m -f '{{.Version}}' "$main")
 }

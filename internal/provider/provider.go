@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
+	"github.com/imagedist/terraform-provider-imagedist/internal/registry"
 )
 
 var (
@@ -83,6 +85,16 @@ func (p *imagedistProvider) Configure(
 				"network path could read and change what the provider sends, including "+
 				"registry credentials. Set cluster_ca_certificate instead where possible.")
 	}
+
+	transport, err := registry.NewTransport(config.RegistryCACertificates.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(attributePath("registry_ca_certificates"),
+			"Invalid Registry CA Certificates",
+			fmt.Sprintf("registry_ca_certificates must hold PEM-encoded certificates, such as "+
+				"the content of a ca.crt file: %v.", err))
+		return
+	}
+	data.registryTransport = transport
 
 	tflog.Debug(ctx, "Configured cluster connection", connectionLogFields(settings))
 	data.clients = kube.NewClients(settings, "terraform-provider-imagedist/"+p.version)

@@ -21,22 +21,23 @@ import (
 // providerModel is the provider block. Attribute names and environment variables follow the
 // hashicorp/kubernetes provider, so a block written for it works here unchanged.
 type providerModel struct {
-	Host                  types.String `tfsdk:"host"`
-	Username              types.String `tfsdk:"username"`
-	Password              types.String `tfsdk:"password"`
-	Insecure              types.Bool   `tfsdk:"insecure"`
-	TLSServerName         types.String `tfsdk:"tls_server_name"`
-	ClientCertificate     types.String `tfsdk:"client_certificate"`
-	ClientKey             types.String `tfsdk:"client_key"`
-	ClusterCACertificate  types.String `tfsdk:"cluster_ca_certificate"`
-	ConfigPath            types.String `tfsdk:"config_path"`
-	ConfigPaths           types.List   `tfsdk:"config_paths"`
-	ConfigContext         types.String `tfsdk:"config_context"`
-	ConfigContextAuthInfo types.String `tfsdk:"config_context_auth_info"`
-	ConfigContextCluster  types.String `tfsdk:"config_context_cluster"`
-	Token                 types.String `tfsdk:"token"`
-	ProxyURL              types.String `tfsdk:"proxy_url"`
-	Exec                  types.List   `tfsdk:"exec"`
+	Host                   types.String `tfsdk:"host"`
+	Username               types.String `tfsdk:"username"`
+	Password               types.String `tfsdk:"password"`
+	Insecure               types.Bool   `tfsdk:"insecure"`
+	TLSServerName          types.String `tfsdk:"tls_server_name"`
+	ClientCertificate      types.String `tfsdk:"client_certificate"`
+	ClientKey              types.String `tfsdk:"client_key"`
+	ClusterCACertificate   types.String `tfsdk:"cluster_ca_certificate"`
+	ConfigPath             types.String `tfsdk:"config_path"`
+	ConfigPaths            types.List   `tfsdk:"config_paths"`
+	ConfigContext          types.String `tfsdk:"config_context"`
+	ConfigContextAuthInfo  types.String `tfsdk:"config_context_auth_info"`
+	ConfigContextCluster   types.String `tfsdk:"config_context_cluster"`
+	Token                  types.String `tfsdk:"token"`
+	ProxyURL               types.String `tfsdk:"proxy_url"`
+	Exec                   types.List   `tfsdk:"exec"`
+	RegistryCACertificates types.String `tfsdk:"registry_ca_certificates"`
 }
 
 // execModel is one exec block: a client-go credential plugin.
@@ -141,6 +142,14 @@ func (p *imagedistProvider) Schema(
 				Sensitive: true,
 				MarkdownDescription: "The password for HTTP basic authentication to the API " +
 					"server. Can be set with `KUBE_PASSWORD`.",
+			},
+			"registry_ca_certificates": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "PEM-encoded CA certificates that the provider trusts, " +
+					"besides the system's, when it looks images up in registries itself, " +
+					"as `imagedist_image_puller` does with `resolve_digests`. Set it for a " +
+					"registry whose certificate an internal CA signed. The cluster's nodes " +
+					"need their own trust configuration.",
 			},
 			"insecure": schema.BoolAttribute{
 				Optional: true,
@@ -271,6 +280,9 @@ func (m *providerModel) unknownAttributes() []string {
 	}
 	if m.Exec.IsUnknown() || containsUnknownDeep(m.Exec) {
 		unknown = append(unknown, "exec")
+	}
+	if m.RegistryCACertificates.IsUnknown() {
+		unknown = append(unknown, "registry_ca_certificates")
 	}
 	return unknown
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"k8s.io/client-go/dynamic"
@@ -13,6 +14,19 @@ import (
 // providerData is the value that Configure passes to every resource and data source.
 type providerData struct {
 	clients *kube.Clients
+	// registryTransport carries the provider's own registry requests. It is nil while the
+	// provider configuration is unknown.
+	registryTransport http.RoundTripper
+}
+
+// registryTransportFromProviderData returns the transport for registry requests, or nil
+// before Configure or while the configuration is unknown.
+func registryTransportFromProviderData(data any) http.RoundTripper {
+	configured, ok := data.(*providerData)
+	if !ok {
+		return nil
+	}
+	return configured.registryTransport
 }
 
 // clientsFromProviderData checks the value a resource's or data source's Configure receives.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,8 @@ var (
 
 // imagePullerResource is imagedist_image_puller.
 type imagePullerResource struct {
-	clients *kube.Clients
+	clients           *kube.Clients
+	registryTransport http.RoundTripper
 }
 
 // NewImagePullerResource returns the imagedist_image_puller resource.
@@ -68,6 +70,7 @@ func (r *imagePullerResource) Configure(
 	_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse,
 ) {
 	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
+	r.registryTransport = registryTransportFromProviderData(req.ProviderData)
 }
 
 func (r *imagePullerResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
@@ -88,7 +91,9 @@ func (r *imagePullerResource) ValidateConfig(
 		parsed, problems := puller.Images(images)
 		switch config.Backend.ValueString() {
 		case backendPinned:
-			problems = append(problems, puller.ValidatePinned(parsed)...)
+			if !config.ResolveDigests.ValueBool() && !config.ResolveDigests.IsUnknown() {
+				problems = append(problems, puller.ValidatePinned(parsed)...)
+			}
 		case backendOperator:
 			problems = append(problems, puller.OperatorProblems(parsed)...)
 		}
@@ -282,8 +287,17 @@ func (r *imagePullerResource) ModifyPlan(
 	default:
 		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Name.ValueString())
 	}
-	if plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
-		// The planned totals are the prior state's while nothing else changes.
+	r.planResolvedImages(ctx, &plan, &resp.Diagnostics)
+
+	var state imagePullerModel
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	// The framework keeps the prior status while the configuration is unchanged, but a moved
+	// tag changes resolved_images, and images missing at the last refresh call for another
+	// wait: either way the apply reads a new status.
+	tagMoved := !req.State.Raw.IsNull() && !plan.ResolvedImages.Equal(state.ResolvedImages)
+	if tagMoved || plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
 		plan.Nodes = types.ListUnknown(types.ObjectType{
 			AttrTypes: imagePullerNodeAttributeTypes})
 		plan.NodeCount = types.Int64Unknown()
@@ -325,7 +339,7 @@ func (r *imagePullerResource) Create(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	daemonSet, images := r.render(ctx, plan, &resp.Diagnostics)
+	daemonSet, images := r.render(ctx, client, &plan, &resp.Diagnostics)
 	checkPullSecrets(ctx, client, plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -350,12 +364,14 @@ func (r *imagePullerResource) Create(
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
-// render builds the DaemonSet for a plan, with the short names of its images recorded.
-func (r *imagePullerResource) render(ctx context.Context, plan imagePullerModel,
-	diags *diag.Diagnostics) (*appsv1.DaemonSet, []puller.Image) {
+// render builds the DaemonSet for a plan, with the short names of its images recorded, and
+// sets the plan's resolved_images when the plan could not.
+func (r *imagePullerResource) render(ctx context.Context, client kubernetes.Interface,
+	plan *imagePullerModel, diags *diag.Diagnostics) (*appsv1.DaemonSet, []puller.Image) {
 	imageMap, _ := plan.imageMap()
 	images, problems := puller.Images(imageMap)
 	addImageProblems(diags, errorsOnly(problems))
+	images = withResolvedReferences(images, r.resolvedImages(ctx, client, plan, diags))
 	spec, specDiags := plan.spec(ctx, images)
 	diags.Append(specDiags...)
 	if diags.HasError() {
@@ -510,7 +526,7 @@ func (r *imagePullerResource) Update(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	desired, images := r.render(ctx, plan, &resp.Diagnostics)
+	desired, images := r.render(ctx, client, &plan, &resp.Diagnostics)
 	checkPullSecrets(ctx, client, plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -687,6 +703,7 @@ func (r *imagePullerResource) ImportState(
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_cached"), true)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("resolve_digests"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backend"), backend)...)
 }
 
@@ -710,6 +727,7 @@ func (r *imagePullerResource) importPinned(ctx context.Context, name string,
 	}
 	for attribute, value := range map[string]any{
 		"id": name, "name": name, "backend": backendPinned, "wait_for_cached": true,
+		"resolve_digests": false,
 	} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
 	}

@@ -28,6 +28,8 @@ type imagePullerModel struct {
 	Backend            types.String   `tfsdk:"backend"`
 	MachineConfigPools types.Set      `tfsdk:"machine_config_pools"`
 	Images             types.Map      `tfsdk:"images"`
+	ResolveDigests     types.Bool     `tfsdk:"resolve_digests"`
+	ResolvedImages     types.Map      `tfsdk:"resolved_images"`
 	KeepCached         types.Bool     `tfsdk:"keep_cached"`
 	HelperImage        types.String   `tfsdk:"helper_image"`
 	NodeSelector       types.Map      `tfsdk:"node_selector"`
@@ -215,7 +217,7 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 	imageContainers, keepCached := imageContainers(&pod)
 	model.KeepCached = types.BoolValue(keepCached)
 	keys := imageKeysByContainer(daemonSet.Annotations)
-	images := map[string]attr.Value{}
+	onCluster := map[string]string{}
 	var first *corev1.Container
 	for i := range imageContainers {
 		container := &imageContainers[i]
@@ -223,12 +225,12 @@ func flattenDaemonSet(ctx context.Context, model *imagePullerModel,
 		if !ok {
 			key = container.Name
 		}
-		images[key] = types.StringValue(container.Image)
+		onCluster[key] = container.Image
 		if first == nil {
 			first = container
 		}
 	}
-	model.Images = types.MapValueMust(types.StringType, images)
+	flattenImages(model, onCluster)
 
 	model.HelperImage = helperImageValue(model.HelperImage, helperImage(&pod))
 	model.NodeSelector = mapOrNull(pod.NodeSelector)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -29,12 +28,17 @@ var kubernetesImagePullersResource = puller.KubernetesImagePullerResource.GroupR
 
 // renderOperator builds the KubernetesImagePuller for a plan, with the short names of its
 // images recorded.
-func renderOperator(ctx context.Context, plan imagePullerModel,
-	diags *diag.Diagnostics) (*unstructured.Unstructured, []puller.Image) {
+func (r *imagePullerResource) renderOperator(ctx context.Context, client kubernetes.Interface,
+	plan *imagePullerModel, diags *diag.Diagnostics) (*unstructured.Unstructured,
+	[]puller.Image) {
 	imageMap, _ := plan.imageMap()
 	images, problems := puller.Images(imageMap)
-	problems = append(problems, puller.OperatorProblems(images)...)
 	addImageProblems(diags, errorsOnly(problems))
+	if diags.HasError() {
+		return nil, nil
+	}
+	images = withResolvedReferences(images, r.resolvedImages(ctx, client, plan, diags))
+	addImageProblems(diags, puller.OperatorProblems(images))
 	spec, specDiags := plan.spec(ctx, images)
 	diags.Append(specDiags...)
 	if diags.HasError() {
@@ -51,7 +55,7 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 	if diags.HasError() {
 		return
 	}
-	object, images := renderOperator(ctx, *plan, diags)
+	object, images := r.renderOperator(ctx, client, plan, diags)
 	checkPullSecrets(ctx, client, *plan, diags)
 	if diags.HasError() {
 		return
@@ -94,7 +98,7 @@ func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *i
 	if diags.HasError() {
 		return
 	}
-	desired, images := renderOperator(ctx, *plan, diags)
+	desired, images := r.renderOperator(ctx, client, plan, diags)
 	checkPullSecrets(ctx, client, *plan, diags)
 	if diags.HasError() {
 		return
@@ -165,17 +169,17 @@ func (r *imagePullerResource) readOperator(ctx context.Context, state *imagePull
 	}
 
 	keys := imageKeysByContainer(object.GetAnnotations())
-	values := map[string]attr.Value{}
+	onCluster := map[string]string{}
 	for i := range parsed.Images {
 		image := &parsed.Images[i]
 		if key, ok := keys[image.Container]; ok {
 			image.Key = key
 		}
-		values[image.Key] = types.StringValue(image.Reference)
+		onCluster[image.Key] = image.Reference
 	}
 	state.ID = types.StringValue(namespace + "/" + name)
 	state.Backend = types.StringValue(backendOperator)
-	state.Images = types.MapValueMust(types.StringType, values)
+	flattenImages(state, onCluster)
 	state.HelperImage = optionalString(parsed.HelperImage)
 	state.NodeSelector = mapOrNull(parsed.NodeSelector)
 	state.ImagePullSecrets = stringListOrNull(parsed.ImagePullSecrets)

@@ -52,12 +52,17 @@ func (r *imagePullerResource) pinnedClients(diags *diag.Diagnostics) (dynamic.In
 
 // renderPinned builds the PinnedImageSet for a plan, with the short names of its images
 // recorded.
-func renderPinned(plan imagePullerModel, diags *diag.Diagnostics) (*unstructured.Unstructured,
+func (r *imagePullerResource) renderPinned(ctx context.Context, client kubernetes.Interface,
+	plan *imagePullerModel, diags *diag.Diagnostics) (*unstructured.Unstructured,
 	[]puller.Image) {
 	imageMap, _ := plan.imageMap()
 	images, problems := puller.Images(imageMap)
-	problems = append(problems, puller.ValidatePinned(images)...)
 	addImageProblems(diags, errorsOnly(problems))
+	if diags.HasError() {
+		return nil, nil
+	}
+	images = withResolvedReferences(images, r.resolvedImages(ctx, client, plan, diags))
+	addImageProblems(diags, puller.ValidatePinned(images))
 	if diags.HasError() {
 		return nil, nil
 	}
@@ -79,7 +84,7 @@ func (r *imagePullerResource) createPinned(ctx context.Context, plan *imagePulle
 	if diags.HasError() {
 		return
 	}
-	set, images := renderPinned(*plan, diags)
+	set, images := r.renderPinned(ctx, client, plan, diags)
 	if diags.HasError() {
 		return
 	}
@@ -110,7 +115,7 @@ func (r *imagePullerResource) updatePinned(ctx context.Context, plan, state *ima
 	if diags.HasError() {
 		return
 	}
-	desired, images := renderPinned(*plan, diags)
+	desired, images := r.renderPinned(ctx, client, plan, diags)
 	if diags.HasError() {
 		return
 	}
@@ -183,14 +188,14 @@ func (r *imagePullerResource) readPinned(ctx context.Context, state *imagePuller
 	}
 
 	images := pinnedSetImages(&set)
-	values := map[string]attr.Value{}
+	onCluster := map[string]string{}
 	for _, image := range images {
-		values[image.Key] = types.StringValue(image.Reference)
+		onCluster[image.Key] = image.Reference
 	}
 	state.ID = types.StringValue(name)
 	state.Namespace = types.StringNull()
 	state.Backend = types.StringValue(backendPinned)
-	state.Images = types.MapValueMust(types.StringType, values)
+	flattenImages(state, onCluster)
 	state.Labels = managedLabels(state.Labels, set.Labels)
 	// The pod settings do not apply to this backend, but keep their defaults so that an
 	// imported state matches the planned one.

@@ -139,6 +139,25 @@ func imagePullerAttributes() map[string]schema.Attribute {
 				"`latest` or no tag gets a warning, because the node keeps whatever the tag " +
 				"pointed to when it was pulled.",
 		},
+		"resolve_digests": schema.BoolAttribute{
+			Optional: true,
+			Computed: true,
+			Default:  booldefault.StaticBool(false),
+			MarkdownDescription: "Whether each tag is pinned to the digest that its registry " +
+				"serves, looked up at plan time with the credentials the nodes pull with: " +
+				"`image_pull_secrets`, or the cluster's global pull secret for the `pinned` " +
+				"backend. The nodes then pull exactly that digest, and a moved tag shows as " +
+				"a change of `resolved_images` in the next plan. The provider needs to reach " +
+				"the registries, and `registry_ca_certificates` on the provider for an " +
+				"internal CA. Defaults to `false`.",
+		},
+		"resolved_images": schema.MapAttribute{
+			Computed:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "The reference written to the cluster for each image: the " +
+				"reference as configured, or with `resolve_digests` the repository pinned to " +
+				"the digest, such as `quay.io/team/api@sha256:...`.",
+		},
 		"keep_cached": schema.BoolAttribute{
 			Optional: true,
 			Computed: true,

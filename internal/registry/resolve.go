@@ -1,0 +1,113 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
+)
+
+// Resolver looks up the manifest digest that a registry serves for a tag.
+type Resolver struct {
+	// Keychain supplies credentials per registry. Nil means anonymous.
+	Keychain authn.Keychain
+	// Transport carries the requests. Nil means remote.DefaultTransport, which verifies TLS
+	// with the system's certificate pool.
+	Transport http.RoundTripper
+}
+
+// Digest returns reference pinned to the digest of the manifest, or index, that the
+// registry serves for its tag now, as repository@sha256:<hex> with the repository spelled as
+// in reference. A reference that names a digest already is returned as written, without a
+// request.
+func (r Resolver) Digest(ctx context.Context, reference string) (string, error) {
+	parsed, err := imageref.Parse(reference)
+	if err != nil {
+		return "", err
+	}
+	if parsed.Digest != "" {
+		return reference, nil
+	}
+
+	ref, err := name.NewTag(parsed.Name()+":"+parsed.Tag, name.StrictValidation)
+	if err != nil {
+		return "", fmt.Errorf("parsing %s: %w", reference, err)
+	}
+	options := []remote.Option{remote.WithContext(ctx)}
+	if r.Keychain != nil {
+		options = append(options, remote.WithAuthFromKeychain(r.Keychain))
+	}
+	if r.Transport != nil {
+		options = append(options, remote.WithTransport(r.Transport))
+	}
+	descriptor, err := remote.Head(ref, options...)
+	if err != nil {
+		return "", describeError(reference, err)
+	}
+	return repositoryOf(reference) + "@" + descriptor.Digest.String(), nil
+}
+
+// repositoryOf returns reference without its tag.
+func repositoryOf(reference string) string {
+	if colon := strings.LastIndexByte(reference, ':'); colon > strings.LastIndexByte(reference,
+		'/') {
+		return reference[:colon]
+	}
+	return reference
+}
+
+// describeError words a failed look-up by its HTTP status, which the registry's message alone
+// does not always make clear.
+func describeError(reference string, err error) error {
+	var transportErr *transport.Error
+	if !errors.As(err, &transportErr) {
+		return fmt.Errorf("looking up %s: %w", reference, err)
+	}
+	switch transportErr.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("looking up %s: the registry rejected the credentials, or the "+
+			"image needs credentials that no pull secret gives (HTTP %d): %w", reference,
+			transportErr.StatusCode, err)
+	case http.StatusNotFound:
+		return fmt.Errorf("looking up %s: the registry has no such tag (HTTP 404): %w",
+			reference, err)
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("looking up %s: the registry limits the request rate (HTTP 429); "+
+			"authenticate with a pull secret or try again later: %w", reference, err)
+	}
+	return fmt.Errorf("looking up %s: %w", reference, err)
+}
+
+// NewTransport returns a transport for registry requests that verifies TLS with the system's
+// certificate pool plus the PEM certificates in extraCAs, such as the CA of a registry inside
+// the company. Without extraCAs it returns remote.DefaultTransport.
+func NewTransport(extraCAs string) (http.RoundTripper, error) {
+	if strings.TrimSpace(extraCAs) == "" {
+		return remote.DefaultTransport, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM([]byte(extraCAs)) {
+		return nil, errors.New("no PEM certificate could be read")
+	}
+	base, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("go-containerregistry's default transport is a %T, not an "+
+			"*http.Transport", remote.DefaultTransport)
+	}
+	transport := base.Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return transport, nil
+}
