@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -83,13 +84,14 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 		"namespace": namespace, "name": name, "images": len(images),
 	})
 	written := time.Now()
-	if _, err := pullers.Create(ctx, object, metav1.CreateOptions{}); err != nil {
+	created, err := pullers.Create(ctx, object, metav1.CreateOptions{})
+	if err != nil {
 		addOperatorError(diags, "Unable to Create Image Puller", namespace, name, err)
 		return
 	}
 	plan.ID = types.StringValue(namespace + "/" + name)
-	waitAndSetStatus(ctx, plan, operatorTarget(ctx, client, namespace, name, images, written),
-		timeout, diags)
+	waitAndSetStatus(ctx, plan, operatorTarget(ctx, client, namespace, name,
+		created.GetCreationTimestamp(), images, written), timeout, diags)
 }
 
 func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *imagePullerModel,
@@ -107,6 +109,7 @@ func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *i
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	pullers := dynamicClient.Resource(puller.KubernetesImagePullerResource).Namespace(namespace)
 	written := time.Now()
+	var created metav1.Time
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current, err := pullers.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -126,6 +129,7 @@ func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *i
 		}
 		annotations[imageKeysAnnotation] = desired.GetAnnotations()[imageKeysAnnotation]
 		current.SetAnnotations(annotations)
+		created = current.GetCreationTimestamp()
 		tflog.Debug(ctx, "Updating KubernetesImagePuller", map[string]any{
 			"namespace": namespace, "name": name, "images": len(images),
 		})
@@ -137,8 +141,8 @@ func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *i
 		flattenUnknownNodeStatuses(plan)
 		return
 	}
-	waitAndSetStatus(ctx, plan, operatorTarget(ctx, client, namespace, name, images, written),
-		timeout, diags)
+	waitAndSetStatus(ctx, plan, operatorTarget(ctx, client, namespace, name, created, images,
+		written), timeout, diags)
 }
 
 // readOperator refreshes state from the KubernetesImagePuller. It returns false when the CR
@@ -195,8 +199,8 @@ func (r *imagePullerResource) readOperator(ctx context.Context, state *imagePull
 	diags.Append(flattenTolerations(ctx, state, parsed.Tolerations)...)
 	diags.Append(flattenNodeAffinity(ctx, state, parsed.Affinity)...)
 
-	judgement, err := operatorTarget(ctx, client, namespace, name, parsed.Images,
-		time.Time{}).judge()
+	judgement, err := operatorTarget(ctx, client, namespace, name,
+		object.GetCreationTimestamp(), parsed.Images, time.Time{}).judge()
 	if err != nil {
 		addAPIError(diags, "Unable to Read Image Puller Status",
 			"Reading the operator's DaemonSet, its pods and the nodes failed. Check the "+
@@ -237,10 +241,11 @@ func (r *imagePullerResource) deleteOperator(ctx context.Context, state *imagePu
 }
 
 // operatorTarget judges a KubernetesImagePuller from the pods of the DaemonSet that its
-// operator made, which has the CR's name. A DaemonSet that does not appear within
-// operatorGracePeriod after the write means that no operator acts on the CR.
+// operator made, which has the CR's name and is younger than the CR, created at created. A
+// DaemonSet that does not appear within operatorGracePeriod after the write means that no
+// operator acts on the CR.
 func operatorTarget(ctx context.Context, client kubernetes.Interface, namespace, name string,
-	images []puller.Image, written time.Time) pullerTarget {
+	created metav1.Time, images []puller.Image, written time.Time) pullerTarget {
 	daemonSets := client.AppsV1().DaemonSets(namespace)
 	object := fmt.Sprintf("KubernetesImagePuller %q in namespace %q", name, namespace)
 	return pullerTarget{
@@ -249,6 +254,11 @@ func operatorTarget(ctx context.Context, client kubernetes.Interface, namespace,
 			"labels and taints",
 		judge: func() (pullerJudgement, error) {
 			daemonSet, err := daemonSets.Get(ctx, name, metav1.GetOptions{})
+			if err == nil && daemonSet.CreationTimestamp.Before(&created) {
+				// A DaemonSet older than the CR belongs to a CR of the same name that was
+				// deleted, and the garbage collector removes it in its own time.
+				err = apierrors.NewNotFound(daemonSetsResource, name)
+			}
 			if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
 				if !written.IsZero() && time.Since(written) > operatorGracePeriod {
 					return pullerJudgement{}, fmt.Errorf("%w: no DaemonSet %q appeared in "+

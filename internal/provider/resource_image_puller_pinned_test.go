@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -210,4 +211,50 @@ func TestAccImagePullerPinnedValidation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A pool edited by hand to drop the set, and a set deleted by hand, show in the next plan.
+func TestAccImagePullerPinnedDrift(t *testing.T) {
+	cluster := newPinnedCluster(t)
+	ctx := context.Background()
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: cluster.config(pinnedImages)},
+			{
+				PreConfig: func() {
+					var diags diag.Diagnostics
+					if !setPoolReferences(ctx, cluster.client, cluster.name, nil,
+						[]string{"worker"}, &diags) {
+						t.Fatalf("unlisting the set from the worker pool: %v", diags)
+					}
+				},
+				Config: cluster.config(pinnedImages),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+						imagePullerAddress, plancheck.ResourceActionUpdate)},
+				},
+				Check: cluster.checkPoolLists(true),
+			},
+			{
+				PreConfig: func() {
+					err := cluster.client.Resource(pinnedImageSetGVR).Delete(ctx, cluster.name,
+						metav1.DeleteOptions{})
+					if err != nil {
+						t.Fatalf("deleting the PinnedImageSet: %v", err)
+					}
+				},
+				Config: cluster.config(pinnedImages),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+						imagePullerAddress, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					int64State("nodes_cached", int64(len(workerNodes))),
+				},
+			},
+		},
+	})
 }

@@ -22,6 +22,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
@@ -704,7 +706,7 @@ func TestAccImagePullerOperator(t *testing.T) {
 
 	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
-		CheckDestroy:             cluster.checkDestroyed,
+		CheckDestroy:             cluster.checkOperatorDestroyed,
 		Steps: []tfresource.TestStep{
 			{
 				Config: cluster.config(body),
@@ -778,4 +780,106 @@ func TestAccImagePullerOperatorMissing(t *testing.T) {
 				cluster.name + "\" appeared"),
 		}},
 	})
+}
+
+// A KubernetesImagePuller edited or deleted by hand shows in the next plan.
+func TestAccImagePullerOperatorDrift(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	cluster.startImagePullerOperator()
+	pullers := cluster.operatorPullers()
+	ctx := context.Background()
+	body := `  backend = "operator"
+  images = { api = "` + testImageAPI + `" }
+`
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkOperatorDestroyed,
+		Steps: []tfresource.TestStep{
+			{Config: cluster.config(body)},
+			{
+				PreConfig: func() {
+					object, err := pullers.Get(ctx, cluster.name, metav1.GetOptions{})
+					if err != nil {
+						t.Fatalf("reading the KubernetesImagePuller: %v", err)
+					}
+					_ = unstructured.SetNestedField(object.Object, "api="+testImageWeb,
+						"spec", puller.FieldImages)
+					if _, err := pullers.Update(ctx, object, metav1.UpdateOptions{}); err != nil {
+						t.Fatalf("editing the KubernetesImagePuller: %v", err)
+					}
+				},
+				Config: cluster.config(body),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+						imagePullerAddress, plancheck.ResourceActionUpdate)},
+				},
+				Check: cluster.checkOperatorImages(map[string]string{"api": testImageAPI}),
+			},
+			{
+				PreConfig: func() {
+					if err := pullers.Delete(ctx, cluster.name, metav1.DeleteOptions{}); err != nil {
+						t.Fatalf("deleting the KubernetesImagePuller: %v", err)
+					}
+				},
+				Config:             cluster.config(body),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
+
+// A pull that fails on one node times the operator backend's wait out with the node and the
+// kubelet's message.
+func TestAccImagePullerOperatorPullFailure(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	cluster.startImagePullerOperator()
+	const message = "rpc error: code = Unknown desc = manifest unknown"
+	cluster.kubelets.FailPull("worker-0", testImageAPI, testcluster.PullFailure{
+		Reason: testcluster.ReasonErrImagePull, Message: message,
+	})
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkOperatorDestroyed,
+		Steps: []tfresource.TestStep{{
+			Config: cluster.config(`  backend = "operator"
+  images = { api = "` + testImageAPI + `" }
+  timeouts {
+    create = "5s"
+  }
+`),
+			ExpectError: wrappedText("Timed Out Waiting for Images.*- worker-0: api " +
+				"(ErrImagePull: " + message + ")"),
+		}},
+	})
+}
+
+func (c *imagePullerCluster) operatorPullers() dynamic.ResourceInterface {
+	c.t.Helper()
+	dynamicClient, err := testcluster.DynamicClientFromEnv()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return dynamicClient.Resource(puller.KubernetesImagePullerResource).Namespace(c.namespace)
+}
+
+// checkOperatorDestroyed checks that the KubernetesImagePuller is gone and waits for the
+// garbage collector to remove the operator's DaemonSet, which it does in its own time when
+// the CR was deleted outside Terraform.
+func (c *imagePullerCluster) checkOperatorDestroyed(state *terraform.State) error {
+	_, err := c.operatorPullers().Get(context.Background(), c.name, metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("KubernetesImagePuller %s after destroy: error %v, expected not "+
+			"found", c.name, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := c.checkDestroyed(state)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
 }
