@@ -219,21 +219,26 @@ func (r *imagePullerResource) deleteOperator(ctx context.Context, state *imagePu
 	}
 	namespace, name := state.Namespace.ValueString(), state.Name.ValueString()
 	pullers := dynamicClient.Resource(puller.KubernetesImagePullerResource).Namespace(namespace)
-	// Foreground deletion keeps the CR until the garbage collector has removed what the
-	// operator made from it, so its absence means the DaemonSet and its pods are gone.
-	propagation := metav1.DeletePropagationForeground
-	err := pullers.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &propagation})
-	if kubeerrors.IsObjectNotFound(err, kubernetesImagePullersResource, name) {
-		return
-	}
-	if err != nil {
+	err := pullers.Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !kubeerrors.IsObjectNotFound(err, kubernetesImagePullersResource, name) {
 		addOperatorError(diags, "Unable to Delete Image Puller", namespace, name, err)
 		return
 	}
-	waitUntilGone(ctx, timeout, fmt.Sprintf("KubernetesImagePuller %q in namespace %q", name,
-		namespace), func() (bool, error) {
+	// The operator's process deletes its DaemonSet when its Deployment goes with the CR, so
+	// the wait ends when both are gone, whatever the garbage collector is doing.
+	client := kubernetesClient(r.clients, diags)
+	if diags.HasError() {
+		return
+	}
+	daemonSets := client.AppsV1().DaemonSets(namespace)
+	waitUntilGone(ctx, timeout, fmt.Sprintf("KubernetesImagePuller %q in namespace %q and "+
+		"its DaemonSet", name, namespace), func() (bool, error) {
 		_, err := pullers.Get(ctx, name, metav1.GetOptions{})
-		if kubeerrors.IsObjectNotFound(err, kubernetesImagePullersResource, name) {
+		if !kubeerrors.IsObjectNotFound(err, kubernetesImagePullersResource, name) {
+			return false, err
+		}
+		_, err = daemonSets.Get(ctx, name, metav1.GetOptions{})
+		if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
 			return true, nil
 		}
 		return false, err

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -156,9 +157,41 @@ func (o *ImagePullerOperator) pass(ctx context.Context) []error {
 	}
 
 	var errs []error
+	live := map[types.UID]bool{}
 	for i := range list.Items {
+		if list.Items[i].GetDeletionTimestamp() == nil {
+			live[list.Items[i].GetUID()] = true
+		}
 		if err := o.reconcile(ctx, &list.Items[i]); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return append(errs, o.removeOrphans(ctx, live)...)
+}
+
+// removeOrphans deletes the DaemonSets of KubernetesImagePullers that are gone or being
+// deleted. The real operator's kubernetes-image-puller process deletes its DaemonSet when
+// the Deployment that runs it stops, which is soon after the CR goes. The garbage collector
+// would remove the DaemonSet through its ownerReference too, but on a new control plane it
+// took minutes to notice a deleted custom resource.
+func (o *ImagePullerOperator) removeOrphans(ctx context.Context, live map[types.UID]bool) []error {
+	daemonSets, err := o.Client.AppsV1().DaemonSets(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return []error{fmt.Errorf("listing DaemonSets: %w", err)}
+	}
+	var errs []error
+	for _, daemonSet := range daemonSets.Items {
+		owner := metav1.GetControllerOf(&daemonSet)
+		if owner == nil || owner.Kind != "KubernetesImagePuller" || live[owner.UID] ||
+			daemonSet.DeletionTimestamp != nil {
+			continue
+		}
+		propagation := metav1.DeletePropagationBackground
+		err := o.Client.AppsV1().DaemonSets(daemonSet.Namespace).Delete(ctx, daemonSet.Name,
+			metav1.DeleteOptions{PropagationPolicy: &propagation})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting DaemonSet %s/%s of a deleted "+
+				"KubernetesImagePuller: %w", daemonSet.Namespace, daemonSet.Name, err))
 		}
 	}
 	return errs
