@@ -96,6 +96,9 @@ echo
 echo
 echo "Requested images on each worker, then each worker's totals:"
 "$terraform" -chdir="$demo/work" output -raw -no-color cache_table | sed 's/^/  /'
+echo "  worker-0 lists only its 50 largest images in its status, the kubelet's default cap, so"
+echo "  this table can show an image as missing there that the pre-pull table shows as cached."
+echo "  Once the image GC settings above reach the nodes, they report every image."
 
 step "A second apply changes nothing"
 second=$("$terraform" -chdir="$demo/work" apply -input=false -auto-approve -no-color)

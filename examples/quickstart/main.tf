@@ -110,10 +110,10 @@ resource "imagedist_image_puller" "release" {
 # Which of the images a release needs are already cached on which worker.
 data "imagedist_node_images" "workers" {
   label_selector = "node-role.kubernetes.io/worker"
-  # The cap set above, so that a node at the old default of 50 images is not flagged as
-  # truncated. Referring to the resource also makes Terraform read the nodes after its
-  # rollout, on a real cluster.
-  node_status_max_images = imagedist_kubelet_image_gc.workers.node_status_max_images
+  # Read the nodes after the pre-pull. A node's status lists only its largest images, 50 by
+  # default, so a node at that cap is flagged as possibly truncated: imagedist_image_puller
+  # judges from its own pods instead.
+  depends_on = [imagedist_image_puller.release]
   images = [
     "quay.io/imagedist-demo/checkout:2.4.1",
     "registry.example.com/payments/api:3.8.2",

@@ -408,11 +408,11 @@ func imagePullValue(image pullevents.Image) (attr.Value, diag.Diagnostics) {
 			image.LastFailure.Time.UTC().Format(time.RFC3339))
 	}
 	attributes["median_pull_seconds"] = types.Float64Null()
-	if median, ok := pullevents.Median(image.PullDurations); ok {
+	if median, ok := pullevents.Median(image.PullTimes); ok {
 		attributes["median_pull_seconds"] = types.Float64Value(median)
 	}
 	attributes["p95_pull_seconds"] = types.Float64Null()
-	if p95, ok := pullevents.NearestRankPercentile(image.PullDurations, 95); ok {
+	if p95, ok := pullevents.NearestRankPercentile(image.PullTimes, 95); ok {
 		attributes["p95_pull_seconds"] = types.Float64Value(p95)
 	}
 

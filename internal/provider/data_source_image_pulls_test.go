@@ -91,7 +91,8 @@ func TestImagePullValueFailure(t *testing.T) {
 		Reference: "quay.io/org/app:v9",
 		Counts: pullevents.Counts{Failures: 1, LastFailure: &pullevents.Failure{
 			Reason: "ErrImagePull", Message: "manifest unknown", Time: at}},
-		PullDurations: []time.Duration{time.Second, 3 * time.Second},
+		PullTimes: []pullevents.PullTime{{Duration: time.Second, Count: 1},
+			{Duration: 3 * time.Second, Count: 1}},
 	}
 	value, diags := imagePullValue(image)
 	if diags.HasError() {

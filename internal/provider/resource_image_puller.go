@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
@@ -110,6 +112,8 @@ func (r *imagePullerResource) ValidateConfig(
 	}
 	validateTolerations(ctx, config, &resp.Diagnostics)
 	validateNodeAffinity(ctx, config, &resp.Diagnostics)
+	validateRequestsWithinLimits(config, &resp.Diagnostics)
+	validateOwnLabels(config, &resp.Diagnostics)
 }
 
 // validateBackendAttributes checks that the attributes set fit the backend: namespace and
@@ -173,9 +177,50 @@ func validateBackendAttributes(config imagePullerModel, pinned bool, diags *diag
 	} {
 		if !value.IsNull() {
 			diags.AddAttributeError(path.Root(name), "Attribute Not Used by Backend",
-				fmt.Sprintf("%s applies only to backend = \"daemonset\". The pinned "+
-					"backend pins images on the nodes of machine_config_pools, which pull "+
-					"with the cluster's global pull secret. Remove %s.", name, name))
+				fmt.Sprintf("%s configures the puller's pods, which only the daemonset "+
+					"and operator backends run. The pinned backend pins images on the "+
+					"nodes of machine_config_pools, which pull with the cluster's global "+
+					"pull secret. Remove %s.", name, name))
+		}
+	}
+}
+
+// validateRequestsWithinLimits rejects a request above its limit, which the API server
+// rejects when it writes the DaemonSet.
+func validateRequestsWithinLimits(config imagePullerModel, diags *diag.Diagnostics) {
+	for _, pair := range []struct {
+		request, limit types.String
+		name           string
+	}{
+		{config.CPURequest, config.CPULimit, "cpu"},
+		{config.MemoryRequest, config.MemoryLimit, "memory"},
+	} {
+		if pair.request.IsNull() || pair.request.IsUnknown() || pair.limit.IsNull() ||
+			pair.limit.IsUnknown() {
+			continue
+		}
+		request, requestErr := k8sresource.ParseQuantity(pair.request.ValueString())
+		limit, limitErr := k8sresource.ParseQuantity(pair.limit.ValueString())
+		if requestErr == nil && limitErr == nil && request.Cmp(limit) > 0 {
+			diags.AddAttributeError(path.Root(pair.name+"_request"), "Request Above Limit",
+				fmt.Sprintf("%s_request %q is above %s_limit %q, which the API server "+
+					"rejects. Lower the request or raise the limit.", pair.name,
+					pair.request.ValueString(), pair.name, pair.limit.ValueString()))
+		}
+	}
+}
+
+// validateOwnLabels rejects labels that the puller sets itself, which would be overwritten
+// on every apply and so show as a change in every plan.
+func validateOwnLabels(config imagePullerModel, diags *diag.Diagnostics) {
+	if config.Labels.IsNull() || config.Labels.IsUnknown() {
+		return
+	}
+	for key := range config.Labels.Elements() {
+		if slices.Contains(pullerLabelKeys, key) {
+			diags.AddAttributeError(path.Root("labels").AtMapKey(key), "Reserved Label",
+				fmt.Sprintf("The label %q is set by the provider itself (%s). Remove it "+
+					"from labels.", key, strings.Join(pullerLabelKeys, ", ")))
 		}
 	}
 }
@@ -207,21 +252,28 @@ func validateTolerations(ctx context.Context, config imagePullerModel, diags *di
 	for i, toleration := range tolerations {
 		at := path.Root("tolerations").AtListIndex(i)
 		exists := toleration.Operator.ValueString() == "Exists"
+		if key := toleration.Key.ValueString(); key != "" && !toleration.Key.IsUnknown() {
+			if problems := validation.IsQualifiedName(key); len(problems) > 0 {
+				diags.AddAttributeError(at.AtName("key"), "Invalid Toleration",
+					fmt.Sprintf("tolerations[%d].key %q is not a valid taint key: %s.", i,
+						key, strings.Join(problems, "; ")))
+			}
+		}
 		switch {
 		case toleration.Key.IsNull() && !toleration.Operator.IsUnknown() && !exists:
 			diags.AddAttributeError(at.AtName("operator"), "Invalid Toleration",
-				"A toleration without key must have operator \"Exists\", which tolerates "+
-					"every taint.")
+				fmt.Sprintf("tolerations[%d] has no key, so it must have operator "+
+					"\"Exists\", which tolerates every taint.", i))
 		case exists && !toleration.Value.IsNull() && !toleration.Value.IsUnknown():
 			diags.AddAttributeError(at.AtName("value"), "Invalid Toleration",
-				"A toleration with operator \"Exists\" matches any value, so it takes no "+
-					"value. Remove value, or use operator \"Equal\".")
+				fmt.Sprintf("tolerations[%d] has operator \"Exists\", which matches any "+
+					"value, so it takes no value. Remove value, or use operator \"Equal\".", i))
 		}
 		if !toleration.TolerationSeconds.IsNull() && !toleration.Effect.IsUnknown() &&
 			toleration.Effect.ValueString() != string(corev1.TaintEffectNoExecute) {
 			diags.AddAttributeError(at.AtName("toleration_seconds"), "Invalid Toleration",
-				"toleration_seconds applies only to effect \"NoExecute\". Set that effect "+
-					"or remove toleration_seconds.")
+				fmt.Sprintf("tolerations[%d].toleration_seconds applies only to effect "+
+					"\"NoExecute\". Set that effect or remove toleration_seconds.", i))
 		}
 	}
 }
@@ -261,7 +313,8 @@ func validateNodeAffinity(ctx context.Context, config imagePullerModel, diags *d
 			}
 			if problem != "" {
 				diags.AddAttributeError(at, "Invalid Node Affinity",
-					fmt.Sprintf("Operator %q %s.", operator, problem))
+					fmt.Sprintf("node_affinity[%d].match_expressions[%d]: operator %q %s.",
+						i, j, operator, problem))
 			}
 		}
 	}
@@ -293,11 +346,16 @@ func (r *imagePullerResource) ModifyPlan(
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	}
-	// The framework keeps the prior status while the configuration is unchanged, but a moved
-	// tag changes resolved_images, and images missing at the last refresh call for another
-	// wait: either way the apply reads a new status.
+	// The framework keeps the prior status while the configuration is unchanged. Three cases
+	// still need an apply, which reads a new status: a moved tag changes resolved_images, a
+	// pod template changed outside Terraform needs a rewrite, and images missing at the last
+	// refresh call for another wait.
 	tagMoved := !req.State.Raw.IsNull() && !plan.ResolvedImages.Equal(state.ResolvedImages)
-	if tagMoved || plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
+	drift, privateDiags := req.Private.GetKey(ctx, privateTemplateDrift)
+	resp.Diagnostics.Append(privateDiags...)
+	templateChanged := string(drift) == "true"
+	if tagMoved || templateChanged ||
+		plan.WaitForCached.ValueBool() && plan.ImagesMissing.ValueInt64() > 0 {
 		plan.Nodes = types.ListUnknown(types.ObjectType{
 			AttrTypes: imagePullerNodeAttributeTypes})
 		plan.NodeCount = types.Int64Unknown()
@@ -324,13 +382,15 @@ func (r *imagePullerResource) Create(
 	}
 	switch plan.Backend.ValueString() {
 	case backendPinned, backendOperator:
+		written := false
 		if plan.Backend.ValueString() == backendPinned {
-			r.createPinned(ctx, &plan, timeout, &resp.Diagnostics)
+			written = r.createPinned(ctx, &plan, timeout, &resp.Diagnostics)
 		} else {
-			r.createOperator(ctx, &plan, timeout, &resp.Diagnostics)
+			written = r.createOperator(ctx, &plan, timeout, &resp.Diagnostics)
 		}
-		// An unknown id means that nothing was written.
-		if !plan.ID.IsUnknown() {
+		// State is saved only for an object that exists, which is then marked tainted when
+		// the apply failed after writing it.
+		if written {
 			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 		}
 		return
@@ -468,6 +528,16 @@ func (r *imagePullerResource) Read(
 	}
 
 	resp.Diagnostics.Append(flattenDaemonSet(ctx, &state, daemonSet)...)
+	// Changes to what the attributes do not show, such as a container's command, are
+	// recorded in private state, so that the next plan rewrites the pod template.
+	drift := []byte(nil)
+	if spec, specDiags := state.spec(ctx, daemonSetImages(daemonSet)); !specDiags.HasError() &&
+		templateDiffers(daemonSet, puller.DaemonSet(spec)) {
+		tflog.Info(ctx, "Image puller pod template changed outside Terraform",
+			map[string]any{"namespace": namespace, "name": name})
+		drift = []byte("true")
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateTemplateDrift, drift)...)
 	judgement, err := judgeDaemonSet(ctx, client, daemonSet, daemonSetImages(daemonSet))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller Status",
@@ -545,10 +615,7 @@ func (r *imagePullerResource) Update(
 		next.Spec.Template = desired.Spec.Template
 		next.Spec.UpdateStrategy = desired.Spec.UpdateStrategy
 		next.Spec.RevisionHistoryLimit = desired.Spec.RevisionHistoryLimit
-		next.Labels = applyOwnedMetadata(current.Labels, state.Labels, plan.Labels)
-		for _, key := range pullerLabelKeys {
-			next.Labels[key] = desired.Labels[key]
-		}
+		next.Labels = pullerLabels(current.Labels, state, plan, desired.Labels)
 		if next.Annotations == nil {
 			next.Annotations = map[string]string{}
 		}
@@ -565,6 +632,7 @@ func (r *imagePullerResource) Update(
 		return
 	}
 
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateTemplateDrift, nil)...)
 	waitAndSetStatus(ctx, &plan, daemonSetTarget(ctx, client, updated, images, written),
 		timeout, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
@@ -617,6 +685,49 @@ func (r *imagePullerResource) Delete(
 			}
 			return false, err
 		}, &resp.Diagnostics)
+}
+
+// privateTemplateDrift is the private state key that records a pod template changed outside
+// Terraform.
+const privateTemplateDrift = "template_drift"
+
+// templateDiffers reports whether the live DaemonSet's pod template differs from the
+// rendered one in what the provider writes: each container's name, image, command,
+// arguments and pull policy, and the volumes. Fields that the API server fills in are not
+// compared.
+func templateDiffers(live, rendered *appsv1.DaemonSet) bool {
+	differ := func(a, b []corev1.Container) bool {
+		return !slices.EqualFunc(a, b, func(x, y corev1.Container) bool {
+			return x.Name == y.Name && x.Image == y.Image &&
+				slices.Equal(x.Command, y.Command) && slices.Equal(x.Args, y.Args) &&
+				x.ImagePullPolicy == y.ImagePullPolicy
+		})
+	}
+	livePod, renderedPod := live.Spec.Template.Spec, rendered.Spec.Template.Spec
+	volumeNames := func(volumes []corev1.Volume) []string {
+		names := make([]string, len(volumes))
+		for i, volume := range volumes {
+			names[i] = volume.Name
+		}
+		return names
+	}
+	return differ(livePod.Containers, renderedPod.Containers) ||
+		differ(livePod.InitContainers, renderedPod.InitContainers) ||
+		!slices.Equal(volumeNames(livePod.Volumes), volumeNames(renderedPod.Volumes))
+}
+
+// pullerLabels returns the labels of an object to update: the ones that others set, the
+// plan's labels, and the puller's own labels from desired, which win.
+func pullerLabels(current map[string]string, state, plan imagePullerModel,
+	desired map[string]string) map[string]string {
+	labels := applyOwnedMetadata(current, state.Labels, plan.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for _, key := range pullerLabelKeys {
+		labels[key] = desired[key]
+	}
+	return labels
 }
 
 // waitUntilGone polls gone at growing intervals until it reports true, fails, or timeout
@@ -693,6 +804,15 @@ func (r *imagePullerResource) ImportState(
 	if backend == backendOperator {
 		err = nil
 	}
+	if err == nil && backend == backendDaemonSet {
+		daemonSet, _ := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
+		if daemonSet != nil && daemonSet.Labels[puller.LabelName] == "" {
+			resp.Diagnostics.AddWarning("DaemonSet Not Made by This Provider",
+				fmt.Sprintf("DaemonSet %q in namespace %q lacks the %s label of an image "+
+					"puller. The next apply replaces its pod template with the puller's, "+
+					"and destroy deletes it.", name, namespace, puller.LabelName))
+		}
+	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
 			fmt.Sprintf("Reading DaemonSet %q in namespace %q failed. Check the provider's "+
@@ -741,11 +861,17 @@ func addDaemonSetWriteError(diags *diag.Diagnostics, summary, namespace, name st
 		addAPIError(diags, summary, fmt.Sprintf("DaemonSet %q already exists in namespace "+
 			"%q. Import it with `terraform import` to manage it, or choose another name.",
 			name, namespace), err)
+	case apierrors.IsNotFound(err) && summary == "Unable to Create Image Puller":
+		addAPIError(diags, summary, fmt.Sprintf("Namespace %q does not exist. Create it "+
+			"first, for example with a kubernetes_namespace resource that this one refers "+
+			"to.", namespace), err)
 	case apierrors.IsNotFound(err):
-		addAPIError(diags, summary, fmt.Sprintf("Writing DaemonSet %q failed because "+
-			"namespace %q or the DaemonSet itself was not found. Create the namespace "+
-			"first, or apply again to create a DaemonSet deleted outside Terraform.", name,
-			namespace), err)
+		addAPIError(diags, summary, fmt.Sprintf("DaemonSet %q in namespace %q was deleted "+
+			"after the plan was made. Apply again to create it.", name, namespace), err)
+	case apierrors.IsInvalid(err):
+		addAPIError(diags, summary, fmt.Sprintf("The API server rejected DaemonSet %q in "+
+			"namespace %q as invalid. The message below names the field; please report "+
+			"it if the plan should have caught it.", name, namespace), err)
 	default:
 		addAPIError(diags, summary, fmt.Sprintf("Writing DaemonSet %q in namespace %q "+
 			"failed. Check the message below and the provider's permissions on daemonsets.",

@@ -455,6 +455,10 @@ func flattenNodeStatuses(ctx context.Context, model *imagePullerModel,
 // flattenUnknownNodeStatuses sets the computed status to empty values, for an apply that
 // could not read it.
 func flattenUnknownNodeStatuses(model *imagePullerModel) {
+	if model.ResolvedImages.IsUnknown() {
+		images, _ := model.imageMap()
+		model.ResolvedImages = types.MapValueMust(types.StringType, stringValues(images))
+	}
 	if model.Nodes.IsUnknown() {
 		model.Nodes = types.ListValueMust(
 			types.ObjectType{AttrTypes: imagePullerNodeAttributeTypes}, nil)

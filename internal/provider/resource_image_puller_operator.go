@@ -50,16 +50,18 @@ func (r *imagePullerResource) renderOperator(ctx context.Context, client kuberne
 	return object, images
 }
 
+// createOperator writes the KubernetesImagePuller and waits. It reports whether the CR was
+// written, because state is saved only for an object that exists.
 func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePullerModel,
-	timeout time.Duration, diags *diag.Diagnostics) {
+	timeout time.Duration, diags *diag.Diagnostics) bool {
 	dynamicClient, client := r.pinnedClients(diags)
 	if diags.HasError() {
-		return
+		return false
 	}
 	object, images := r.renderOperator(ctx, client, plan, diags)
 	checkPullSecrets(ctx, client, *plan, diags)
 	if diags.HasError() {
-		return
+		return false
 	}
 
 	namespace, name := plan.Namespace.ValueString(), plan.Name.ValueString()
@@ -67,7 +69,7 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 	existing, err := pullers.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		addOperatorError(diags, "Unable to Create Image Puller", namespace, name, err)
-		return
+		return false
 	}
 	for _, other := range existing.Items {
 		if other.GetName() != name {
@@ -76,7 +78,7 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 					"kubernetes-image-puller operator allows one per namespace. Import that "+
 					"one, add the images to it, or use another namespace.", namespace,
 					other.GetName()))
-			return
+			return false
 		}
 	}
 
@@ -87,11 +89,12 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 	created, err := pullers.Create(ctx, object, metav1.CreateOptions{})
 	if err != nil {
 		addOperatorError(diags, "Unable to Create Image Puller", namespace, name, err)
-		return
+		return false
 	}
 	plan.ID = types.StringValue(namespace + "/" + name)
 	waitAndSetStatus(ctx, plan, operatorTarget(ctx, client, namespace, name,
 		created.GetCreationTimestamp(), images, written), timeout, diags)
+	return true
 }
 
 func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *imagePullerModel,
@@ -118,11 +121,7 @@ func (r *imagePullerResource) updateOperator(ctx context.Context, plan, state *i
 		// The operator writes its defaults for the names back into the spec, so every
 		// field is set from the plan.
 		current.Object["spec"] = desired.Object["spec"]
-		labels := applyOwnedMetadata(current.GetLabels(), state.Labels, plan.Labels)
-		for _, key := range pullerLabelKeys {
-			labels[key] = desired.GetLabels()[key]
-		}
-		current.SetLabels(labels)
+		current.SetLabels(pullerLabels(current.GetLabels(), *state, *plan, desired.GetLabels()))
 		annotations := current.GetAnnotations()
 		if annotations == nil {
 			annotations = map[string]string{}
@@ -267,10 +266,12 @@ func operatorTarget(ctx context.Context, client kubernetes.Interface, namespace,
 			if kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
 				if !written.IsZero() && time.Since(written) > operatorGracePeriod {
 					return pullerJudgement{}, fmt.Errorf("%w: no DaemonSet %q appeared in "+
-						"namespace %q within %s of writing %s", errNoOperator, name,
-						namespace, operatorGracePeriod, object)
+						"namespace %q within %s", errNoOperator, name, namespace,
+						operatorGracePeriod)
 				}
-				return pullerJudgement{}, nil
+				return pullerJudgement{pending: fmt.Sprintf("the kubernetes-image-puller "+
+					"operator has not made its DaemonSet %q yet. Check that the operator "+
+					"runs and watches namespace %q.", name, namespace)}, nil
 			}
 			if err != nil {
 				return pullerJudgement{}, err

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
@@ -78,35 +80,41 @@ func (r *imagePullerResource) renderPinned(ctx context.Context, client kubernete
 	return &unstructured.Unstructured{Object: content}, images
 }
 
+// createPinned writes the PinnedImageSet, lists it in the pools and waits. It reports whether
+// the set was written, because state is saved only for an object that exists.
 func (r *imagePullerResource) createPinned(ctx context.Context, plan *imagePullerModel,
-	timeout time.Duration, diags *diag.Diagnostics) {
+	timeout time.Duration, diags *diag.Diagnostics) bool {
 	dynamicClient, client := r.pinnedClients(diags)
 	if diags.HasError() {
-		return
+		return false
 	}
 	set, images := r.renderPinned(ctx, client, plan, diags)
 	if diags.HasError() {
-		return
+		return false
 	}
 
 	name := plan.Name.ValueString()
+	if !checkPoolsExist(ctx, dynamicClient, stringElements(plan.MachineConfigPools), diags) {
+		return false
+	}
 	tflog.Debug(ctx, "Creating PinnedImageSet", map[string]any{"name": name,
 		"images": len(images)})
 	created, err := dynamicClient.Resource(pinnedImageSetGVR).Create(ctx, set,
 		metav1.CreateOptions{})
 	if err != nil {
 		addPinnedWriteError(diags, "Unable to Create Image Puller", name, err)
-		return
+		return false
 	}
 	plan.ID = types.StringValue(name)
 
 	pools := stringElements(plan.MachineConfigPools)
 	if !setPoolReferences(ctx, dynamicClient, name, pools, nil, diags) {
 		flattenUnknownNodeStatuses(plan)
-		return
+		return true
 	}
 	waitAndSetStatus(ctx, plan, pinnedTarget(ctx, dynamicClient, client, name,
 		created.GetGeneration(), pools, images), timeout, diags)
+	return true
 }
 
 func (r *imagePullerResource) updatePinned(ctx context.Context, plan, state *imagePullerModel,
@@ -129,12 +137,7 @@ func (r *imagePullerResource) updatePinned(ctx context.Context, plan, state *ima
 			return err
 		}
 		current.Object["spec"] = desired.Object["spec"]
-		current.SetLabels(applyOwnedMetadata(current.GetLabels(), state.Labels, plan.Labels))
-		labels := current.GetLabels()
-		for _, key := range pullerLabelKeys {
-			labels[key] = desired.GetLabels()[key]
-		}
-		current.SetLabels(labels)
+		current.SetLabels(pullerLabels(current.GetLabels(), *state, *plan, desired.GetLabels()))
 		annotations := current.GetAnnotations()
 		if annotations == nil {
 			annotations = map[string]string{}
@@ -315,6 +318,32 @@ func (r *imagePullerResource) deletePinned(ctx context.Context, state *imagePull
 		}
 		return false, err
 	}, diags)
+}
+
+// checkPoolsExist reports false, with an error on machine_config_pools, when a pool is
+// missing, so that nothing is written for a pool that cannot pin the images.
+func checkPoolsExist(ctx context.Context, client dynamic.Interface, names []string,
+	diags *diag.Diagnostics) bool {
+	pools, err := listPools(ctx, client)
+	if err != nil {
+		addAPIError(diags, "Unable to List Machine Config Pools",
+			"Check the provider's permissions to list machineconfigpools.", err)
+		return false
+	}
+	existing := make([]string, len(pools))
+	for i := range pools {
+		existing[i] = pools[i].Name
+	}
+	for _, name := range names {
+		if !slices.Contains(existing, name) {
+			diags.AddAttributeError(path.Root("machine_config_pools"),
+				"Machine Config Pool Not Found",
+				fmt.Sprintf("Machine config pool %q does not exist. The pools are: %s.", name,
+					strings.Join(existing, ", ")))
+			return false
+		}
+	}
+	return true
 }
 
 // referencingPools returns the sorted names of the pools whose spec.pinnedImageSets lists

@@ -196,6 +196,8 @@ func TestAccImagePullerPinnedValidation(t *testing.T) {
 			`Missing Machine Config Pools`},
 		{"node selector", pinnedImages + `  node_selector = { a = "b" }`,
 			`(?s)Attribute Not Used by Backend.*node_selector`},
+		{"node selector message", pinnedImages + `  tolerations = [{ operator = "Exists" }]`,
+			`(?s)only\s+the\s+daemonset\s+and\s+operator\s+backends\s+run`},
 		{"empty pools", `  machine_config_pools = []
   images = { api = "` + testImageAPIDigest + `" }`, `machine_config_pools`},
 	}
@@ -256,5 +258,20 @@ func TestAccImagePullerPinnedDrift(t *testing.T) {
 				},
 			},
 		},
+	})
+}
+
+// A pool that does not exist fails before the PinnedImageSet is written.
+func TestAccImagePullerPinnedMissingPool(t *testing.T) {
+	cluster := newPinnedCluster(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             cluster.checkDestroyed,
+		Steps: []resource.TestStep{{
+			Config: cluster.config(`  machine_config_pools = ["infra"]
+  images = { api = "` + testImageAPIDigest + `" }
+`),
+			ExpectError: wrappedText(`Machine Config Pool Not Found.*"infra" does not exist`),
+		}},
 	})
 }

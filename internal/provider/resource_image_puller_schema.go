@@ -64,7 +64,13 @@ func (r *imagePullerResource) Schema(
 			"The namespace needs room in its ResourceQuota for the requests and limits of one " +
 			"container per image on every selected node, and its pod security admission " +
 			"level must admit the pods, which run as the user the image sets.\n\n" +
-			"Destroy deletes the DaemonSet and waits until its pods are gone.",
+			"With `wait_for_cached`, a refresh that finds images missing, such as on a " +
+			"node that joined the cluster, makes the next plan propose an update that " +
+			"waits for them again, and so does a pod template changed outside Terraform, " +
+			"which the update rewrites.\n\n" +
+			"Destroy deletes what the backend wrote and waits until it is gone: the " +
+			"DaemonSet and its pods, the KubernetesImagePuller and its operator's " +
+			"DaemonSet, or the PinnedImageSet and its entries in the pools.",
 		Attributes: imagePullerAttributes(),
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true,
@@ -163,9 +169,10 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed: true,
 			Default:  booldefault.StaticBool(true),
 			MarkdownDescription: "Whether each image backs a sleeping container, so the " +
-				"kubelet's image garbage collection never removes it. With `false`, the " +
-				"images are only pulled, by init containers that exit at once. Defaults to " +
-				"`true`.",
+				"kubelet's image garbage collection never removes it. With `false` " +
+				"(`daemonset` backend only), the images are only pulled, by init " +
+				"containers that exit at once, and each pod keeps one sleeping container " +
+				"from `helper_image`. Defaults to `true`.",
 		},
 		"helper_image": schema.StringAttribute{
 			Optional: true,
@@ -182,8 +189,8 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Optional:    true,
 			ElementType: types.StringType,
 			MarkdownDescription: "Labels that a node must have to get the images, such as " +
-				"`\"node-role.kubernetes.io/worker\" = \"\"`. Unset selects every node " +
-				"whose taints the pods tolerate.",
+				"`\"node-role.kubernetes.io/worker\" = \"\"` (`daemonset` and `operator` " +
+				"backends). Unset selects every node whose taints the pods tolerate.",
 			Validators: []validator.Map{labelsValidator{}},
 		},
 		"tolerations":        imagePullerTolerationsAttribute(),
@@ -192,7 +199,7 @@ func imagePullerAttributes() map[string]schema.Attribute {
 		"priority_class_name": schema.StringAttribute{
 			Optional: true,
 			MarkdownDescription: "The PriorityClass of the pods, so they are not the first " +
-				"evicted when a node runs short of memory.",
+				"evicted when a node runs short of memory (`daemonset` backend).",
 			Validators: []validator.String{dns1123SubdomainValidator()},
 		},
 		"max_unavailable": schema.StringAttribute{
@@ -200,8 +207,8 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed: true,
 			Default:  stringdefault.StaticString(defaultMaxUnavailable),
 			MarkdownDescription: "How many nodes' pods an update replaces at a time, as a " +
-				"number or a percentage of the selected nodes. Higher values finish sooner " +
-				"and load the registry more. Defaults to `25%`.",
+				"number or a percentage of the selected nodes (`daemonset` backend). Higher " +
+				"values finish sooner and load the registry more. Defaults to `25%`.",
 			Validators: []validator.String{intOrPercentValidator{}},
 		},
 		"labels": schema.MapAttribute{
@@ -227,8 +234,9 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			},
 		},
 		"node_count": schema.Int64Attribute{
-			Computed:            true,
-			MarkdownDescription: "The number of nodes that the DaemonSet selects.",
+			Computed: true,
+			MarkdownDescription: "The number of nodes selected: by the DaemonSet, or for the " +
+				"`pinned` backend by the pools.",
 		},
 		"nodes_cached": schema.Int64Attribute{
 			Computed:            true,
@@ -265,21 +273,23 @@ func imagePullerAttributes() map[string]schema.Attribute {
 }
 
 func imagePullerResourceAttributes() map[string]schema.Attribute {
-	quantity := func(description string) schema.StringAttribute {
+	quantity := func(cpu bool, description string) schema.StringAttribute {
 		return schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: description,
-			Validators:          []validator.String{quantityValidator{}},
+			Validators:          []validator.String{quantityValidator{cpu: cpu}},
 		}
 	}
+	const each = " of each container of the puller's pods (`daemonset` and `operator` " +
+		"backends). The `daemonset` backend gives it to the helper containers too, so " +
+		"that a namespace whose ResourceQuota counts limits admits the pods."
 	return map[string]schema.Attribute{
-		"cpu_request": quantity("The CPU request of each cached-image container, such as " +
-			"`5m`. The sleeping containers use almost none."),
-		"cpu_limit": quantity("The CPU limit of each cached-image container."),
-		"memory_request": quantity("The memory request of each cached-image container, " +
-			"such as `8Mi`."),
-		"memory_limit": quantity("The memory limit of each cached-image container, such " +
-			"as `16Mi`."),
+		"cpu_request": quantity(true, "The CPU request"+each+" The sleeping containers use "+
+			"almost none, such as `5m`."),
+		"cpu_limit":      quantity(true, "The CPU limit"+each),
+		"memory_request": quantity(false, "The memory request"+each+" Such as `8Mi`."),
+		"memory_limit": quantity(false, "The memory limit"+each+" It must not be below "+
+			"`memory_request`."),
 	}
 }
 
@@ -287,7 +297,8 @@ func imagePullerTolerationsAttribute() schema.ListNestedAttribute {
 	return schema.ListNestedAttribute{
 		Optional: true,
 		MarkdownDescription: "Taints that the pods tolerate, so the images also reach " +
-			"tainted nodes, such as infrastructure nodes.",
+			"tainted nodes, such as infrastructure nodes (`daemonset` and `operator` " +
+			"backends).",
 		NestedObject: schema.NestedAttributeObject{
 			Attributes: map[string]schema.Attribute{
 				"key": schema.StringAttribute{
@@ -328,7 +339,8 @@ func imagePullerNodeAffinityAttribute() schema.ListNestedAttribute {
 	return schema.ListNestedAttribute{
 		Optional: true,
 		MarkdownDescription: "Required node affinity: a node gets the images when it " +
-			"matches any of these terms, and a term matches when all its expressions do.",
+			"matches any of these terms, and a term matches when all its expressions do " +
+			"(`daemonset` and `operator` backends).",
 		NestedObject: schema.NestedAttributeObject{
 			Attributes: map[string]schema.Attribute{
 				"match_expressions": schema.ListNestedAttribute{
@@ -368,7 +380,9 @@ func imagePullerPullSecretsAttribute() schema.ListAttribute {
 		Optional:    true,
 		ElementType: types.StringType,
 		MarkdownDescription: "Names of pull secrets in `namespace` for private images, such " +
-			"as the name of an `imagedist_pull_secret`.",
+			"as the name of an `imagedist_pull_secret` (`daemonset` and `operator` " +
+			"backends). Each must exist in `namespace`, because the kubelet reads pull " +
+			"secrets from the pod's namespace only.",
 		Validators: []validator.List{
 			listvalidator.ValueStringsAre(dns1123SubdomainValidator()),
 			listvalidator.UniqueValues(),
@@ -383,12 +397,14 @@ func imagePullerNodeAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "The node name.",
 		},
 		"pod": schema.StringAttribute{
-			Computed:            true,
-			MarkdownDescription: "The puller pod on the node, or empty when it has none yet.",
+			Computed: true,
+			MarkdownDescription: "The puller pod on the node, or empty when it has none yet " +
+				"or for the `pinned` backend, which runs no pods.",
 		},
 		"ready": schema.BoolAttribute{
-			Computed:            true,
-			MarkdownDescription: "Whether the pod is Ready.",
+			Computed: true,
+			MarkdownDescription: "Whether the pod is Ready, or for the `pinned` backend " +
+				"whether the node has pinned the set.",
 		},
 		"cached": schema.ListAttribute{
 			Computed:            true,

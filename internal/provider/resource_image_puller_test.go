@@ -309,6 +309,54 @@ func TestAccImagePullerDrift(t *testing.T) {
 				}),
 			},
 			{
+				// A container command changed by hand, which no attribute shows, is
+				// rewritten by the next apply.
+				PreConfig: func() {
+					edit(func(daemonSet *appsv1.DaemonSet) {
+						daemonSet.Spec.Template.Spec.Containers[0].Command =
+							[]string{"/bin/sh", "-c", "sleep 1"}
+					})
+				},
+				Config: cluster.config(twoImages),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(
+						imagePullerAddress, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(*terraform.State) error {
+					daemonSet, err := cluster.daemonSet()
+					if err != nil {
+						return err
+					}
+					command := daemonSet.Spec.Template.Spec.Containers[0].Command
+					if !slices.Equal(command, []string{puller.SleeperPath}) {
+						return fmt.Errorf("command = %v, expected the sleeper", command)
+					}
+					return nil
+				},
+			},
+			{
+				// A DaemonSet without any labels is updated without a crash.
+				PreConfig: func() {
+					edit(func(daemonSet *appsv1.DaemonSet) {
+						daemonSet.Labels = nil
+						daemonSet.Spec.Template.Spec.Containers[0].Image = testImageWeb
+					})
+				},
+				Config: cluster.config(twoImages),
+				Check: func(*terraform.State) error {
+					daemonSet, err := cluster.daemonSet()
+					if err != nil {
+						return err
+					}
+					if daemonSet.Labels[puller.LabelInstance] != cluster.name {
+						return fmt.Errorf("labels = %v, expected the puller's own",
+							daemonSet.Labels)
+					}
+					return nil
+				},
+			},
+			{
 				PreConfig: func() {
 					propagation := metav1.DeletePropagationBackground
 					err := cluster.client.AppsV1().DaemonSets(cluster.namespace).Delete(
@@ -584,7 +632,7 @@ func TestAccImagePullerValidation(t *testing.T) {
 			`(?s)Invalid Toleration.*toleration_seconds`},
 		{"affinity In without values", twoImages +
 			`  node_affinity = [{ match_expressions = [{ key = "a", operator = "In" }] }]`,
-			`(?s)Invalid Node Affinity.*at least one value`},
+			`(?s)Invalid Node Affinity.*at\s+least\s+one\s+value`},
 		{"affinity Gt not integer", twoImages + `  node_affinity = [{ match_expressions = ` +
 			`[{ key = "a", operator = "Gt", values = ["x"] }] }]`, `integer`},
 		{"affinity Exists with values", twoImages + `  node_affinity = [{ match_expressions ` +
@@ -594,6 +642,15 @@ func TestAccImagePullerValidation(t *testing.T) {
 			`image_pull_secrets`},
 		{"bad helper image", twoImages + `  helper_image = "Busybox"`,
 			`Invalid Image Reference`},
+		{"cpu finer than 1m", twoImages + `  cpu_request = "0.0001m"`, `finer than 1m`},
+		{"memory fraction of a byte", twoImages + `  memory_limit = "0.5"`,
+			`whole number of bytes`},
+		{"request above limit", twoImages + "  memory_request = \"32Mi\"\n" +
+			`  memory_limit = "16Mi"`, `Request Above Limit`},
+		{"reserved label", twoImages + `  labels = { "app.kubernetes.io/instance" = "x" }`,
+			`Reserved Label`},
+		{"toleration key", twoImages + `  tolerations = [{ key = "bad key!!" }]`,
+			`(?s)Invalid Toleration.*not a valid taint key`},
 		{"zero timeout", twoImages + "  timeouts {\n    create = \"0s\"\n  }",
 			`(?s)Invalid Timeout.*timeouts.create is "0s"`},
 	}

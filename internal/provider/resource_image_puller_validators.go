@@ -10,8 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// quantityValidator checks a Kubernetes resource quantity, such as `5m` or `16Mi`.
-type quantityValidator struct{}
+// quantityValidator checks a Kubernetes resource quantity, such as `5m` or `16Mi`, in the
+// precision the API server keeps: whole millicores for CPU and whole bytes for memory. The
+// API server rounds a finer value up, which would show as a change in every plan.
+type quantityValidator struct {
+	cpu bool
+}
 
 func (quantityValidator) Description(_ context.Context) string {
 	return "value must be a Kubernetes quantity, such as 5m or 16Mi"
@@ -21,7 +25,7 @@ func (v quantityValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 
-func (quantityValidator) ValidateString(
+func (v quantityValidator) ValidateString(
 	_ context.Context, req validator.StringRequest, resp *validator.StringResponse,
 ) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -37,6 +41,16 @@ func (quantityValidator) ValidateString(
 	case quantity.Sign() < 0:
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Quantity",
 			fmt.Sprintf("%q is negative. Requests and limits must be zero or more.", text))
+	case v.cpu && resource.NewMilliQuantity(quantity.MilliValue(), resource.DecimalSI).
+		Cmp(quantity) != 0:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Quantity",
+			fmt.Sprintf("%q is finer than 1m, the smallest CPU amount Kubernetes keeps. "+
+				"Use whole millicores, such as `1m`.", text))
+	case !v.cpu && resource.NewQuantity(quantity.Value(), resource.BinarySI).
+		Cmp(quantity) != 0:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Quantity",
+			fmt.Sprintf("%q is not a whole number of bytes, which Kubernetes keeps for "+
+				"memory. Use a value such as `8Mi`.", text))
 	}
 }
 

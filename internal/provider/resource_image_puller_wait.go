@@ -37,6 +37,9 @@ type pullerJudgement struct {
 	rejection string
 	// need describes the resources that the pods request, for a rejection.
 	need string
+	// pending is the reason why no node is judged yet, such as a DaemonSet that its
+	// operator has not made yet, or "".
+	pending string
 }
 
 // pullerTarget describes what a backend wrote and how to judge it, for waitAndSetStatus.
@@ -76,10 +79,14 @@ func waitAndSetStatus(ctx context.Context, plan *imagePullerModel, target puller
 				judgement.rejection, judgement.need))
 	case errors.Is(err, errNoOperator):
 		diags.AddError("No Operator for Image Puller",
-			fmt.Sprintf("%s was written, but no operator acted on it: %v. Install the "+
-				"kubernetes-image-puller operator so that it watches this namespace (its "+
-				"OLM bundle supports all namespaces only), or use backend = \"daemonset\", "+
-				"which needs no operator.", target.object, err))
+			fmt.Sprintf("%s was written, but %v. Install the kubernetes-image-puller "+
+				"operator for all namespaces (the only install mode its OLM bundle offers), "+
+				"or use backend = \"daemonset\", which needs no operator.",
+				target.object, strings.TrimPrefix(err.Error(), errNoOperator.Error()+": ")))
+	case errors.Is(err, errNotCached) && judgement.pending != "":
+		diags.AddError("Timed Out Waiting for Images",
+			fmt.Sprintf("%s was written, but after %s %s Raise the timeouts if it needs "+
+				"longer, and apply again.", target.object, timeout, judgement.pending))
 	case errors.Is(err, errNotCached):
 		diags.AddError("Timed Out Waiting for Images",
 			fmt.Sprintf("%s was written, but after %s not every selected node has every "+
@@ -102,6 +109,11 @@ func waitAndSetStatus(ctx context.Context, plan *imagePullerModel, target puller
 		return
 	}
 	diags.Append(flattenNodeStatuses(ctx, plan, judgement)...)
+	if judgement.pending != "" && err == nil {
+		diags.AddWarning("Image Puller Not Started",
+			fmt.Sprintf("%s was written, but %s", target.object, judgement.pending))
+		return
+	}
 	if len(judgement.statuses) == 0 && err == nil {
 		diags.AddWarning("Image Puller Selects No Node",
 			fmt.Sprintf("%s matches no node, so no image is cached anywhere. Check %s; "+

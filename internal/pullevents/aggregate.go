@@ -61,14 +61,22 @@ type Failure struct {
 	Time    time.Time
 }
 
+// PullTime is a pull duration and the number of pulls that took it.
+type PullTime struct {
+	Duration time.Duration
+	Count    int64
+}
+
 // Image is the figures of one image.
 type Image struct {
 	// Reference is the image as the events name it, normalized by imageref.Parse, such as
 	// docker.io/library/nginx:1.27. It is kept as written when it does not parse.
 	Reference string
 	Counts
-	// PullDurations are the pull durations the Pulled events contain, sorted.
-	PullDurations []time.Duration
+	// PullTimes are the pull durations the Pulled events contain, sorted, each with the
+	// number of pulls that took it. An event that repeated adds its count, not a copy per
+	// pull, so a huge count costs no memory.
+	PullTimes []PullTime
 	// Nodes are sorted by Name.
 	Nodes []Node
 }
@@ -133,7 +141,7 @@ type tally struct {
 	namedBackOffs, errorBackOffs  int64
 	lastFailure, lastNamedFailure *Failure
 	image, node                   string
-	durations                     []time.Duration
+	durations                     []PullTime
 }
 
 // Summary pairs the events without an image with their container's image, applies the
@@ -257,9 +265,7 @@ func (t *tally) add(r *record) {
 			if r.combined {
 				repeats = 1
 			}
-			for range repeats {
-				t.durations = append(t.durations, r.duration)
-			}
+			t.durations = append(t.durations, PullTime{Duration: r.duration, Count: repeats})
 		}
 	case kindAlreadyPresent:
 		t.alreadyPresent += r.count
@@ -311,9 +317,9 @@ func buildImage(reference string, byContainer map[container]*tally) Image {
 			nodes[t.node] = node
 		}
 		addCounts(node, counts)
-		image.PullDurations = append(image.PullDurations, t.durations...)
+		image.PullTimes = append(image.PullTimes, t.durations...)
 	}
-	slices.Sort(image.PullDurations)
+	image.PullTimes = mergePullTimes(image.PullTimes)
 
 	for name, counts := range nodes {
 		image.Nodes = append(image.Nodes, Node{Name: name, Counts: *counts})
@@ -347,29 +353,66 @@ func laterFailure(a, b *Failure) bool {
 	return cmp.Or(cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Message, b.Message)) > 0
 }
 
-// Median returns the middle of sorted durations in seconds, or the mean of the two middle
-// ones for an even count. It returns false for no durations.
-func Median(sorted []time.Duration) (float64, bool) {
-	n := len(sorted)
+// mergePullTimes sorts times by duration and adds up the counts of equal durations.
+func mergePullTimes(times []PullTime) []PullTime {
+	slices.SortFunc(times, func(a, b PullTime) int { return cmp.Compare(a.Duration, b.Duration) })
+	var merged []PullTime
+	for _, time := range times {
+		if time.Count <= 0 {
+			continue
+		}
+		if last := len(merged) - 1; last >= 0 && merged[last].Duration == time.Duration {
+			merged[last].Count += time.Count
+			continue
+		}
+		merged = append(merged, time)
+	}
+	return merged
+}
+
+// total returns the number of pulls in times.
+func total(times []PullTime) int64 {
+	var n int64
+	for _, time := range times {
+		n += time.Count
+	}
+	return n
+}
+
+// atRank returns the duration of the pull at rank (1-based) in sorted times.
+func atRank(sorted []PullTime, rank int64) time.Duration {
+	for _, time := range sorted {
+		if rank <= time.Count {
+			return time.Duration
+		}
+		rank -= time.Count
+	}
+	return sorted[len(sorted)-1].Duration
+}
+
+// Median returns the middle pull duration of sorted times in seconds, or the mean of the
+// two middle ones for an even number of pulls. It returns false for no pulls.
+func Median(sorted []PullTime) (float64, bool) {
+	n := total(sorted)
 	if n == 0 {
 		return 0, false
 	}
 	if n%2 == 1 {
-		return sorted[n/2].Seconds(), true
+		return atRank(sorted, n/2+1).Seconds(), true
 	}
-	return (sorted[n/2-1].Seconds() + sorted[n/2].Seconds()) / 2, true
+	return (atRank(sorted, n/2).Seconds() + atRank(sorted, n/2+1).Seconds()) / 2, true
 }
 
-// NearestRankPercentile returns the p-th percentile (0 < p <= 100) of sorted durations in
-// seconds by the nearest-rank method: the smallest value that at least p percent of the
-// values are less than or equal to, which is the value at rank ceil(p/100 * n). It returns
-// false for no durations.
-func NearestRankPercentile(sorted []time.Duration, p float64) (float64, bool) {
-	n := len(sorted)
+// NearestRankPercentile returns the p-th percentile (0 < p <= 100) of the pull durations of
+// sorted times in seconds by the nearest-rank method: the smallest duration that at least p
+// percent of the pulls took no longer than, which is the one at rank ceil(p/100 * n). It
+// returns false for no pulls.
+func NearestRankPercentile(sorted []PullTime, p float64) (float64, bool) {
+	n := total(sorted)
 	if n == 0 || p <= 0 || p > 100 {
 		return 0, false
 	}
-	rank := int(math.Ceil(p / 100 * float64(n)))
+	rank := int64(math.Ceil(p / 100 * float64(n)))
 	rank = min(max(rank, 1), n)
-	return sorted[rank-1].Seconds(), true
+	return atRank(sorted, rank).Seconds(), true
 }

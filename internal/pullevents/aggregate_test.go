@@ -2,6 +2,7 @@ package pullevents
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -83,9 +84,9 @@ func TestSummaryCountsPerImageAndNode(t *testing.T) {
 	if image.Reference != "docker.io/library/nginx:1.27" {
 		t.Errorf("Reference = %q, want the normalized reference", image.Reference)
 	}
-	wantDurations := []time.Duration{2 * time.Second, 4 * time.Second, 4 * time.Second}
-	if fmt.Sprint(image.PullDurations) != fmt.Sprint(wantDurations) {
-		t.Errorf("PullDurations = %v, want %v", image.PullDurations, wantDurations)
+	wantTimes := []PullTime{{2 * time.Second, 1}, {4 * time.Second, 2}}
+	if fmt.Sprint(image.PullTimes) != fmt.Sprint(wantTimes) {
+		t.Errorf("PullTimes = %v, want %v", image.PullTimes, wantTimes)
 	}
 	if len(image.Nodes) != 2 {
 		t.Fatalf("Nodes has %d entries, want 2: %+v", len(image.Nodes), image.Nodes)
@@ -305,9 +306,9 @@ func TestSummaryCombinedEventDuration(t *testing.T) {
 	if image.Pulls != 12 {
 		t.Errorf("Pulls = %d, want 12", image.Pulls)
 	}
-	if len(image.PullDurations) != 1 {
-		t.Errorf("PullDurations = %v, want the one duration the message contains",
-			image.PullDurations)
+	if want := []PullTime{{3 * time.Second, 1}}; fmt.Sprint(image.PullTimes) != fmt.Sprint(want) {
+		t.Errorf("PullTimes = %v, want the one duration the message contains, once",
+			image.PullTimes)
 	}
 }
 
@@ -328,16 +329,16 @@ func TestSummaryInvalidReferenceKept(t *testing.T) {
 }
 
 func TestMedianAndPercentile(t *testing.T) {
-	seconds := func(values ...float64) []time.Duration {
-		var out []time.Duration
+	seconds := func(values ...float64) []PullTime {
+		var out []PullTime
 		for _, value := range values {
-			out = append(out, time.Duration(value*float64(time.Second)))
+			out = append(out, PullTime{time.Duration(value * float64(time.Second)), 1})
 		}
-		return out
+		return mergePullTimes(out)
 	}
 	tests := []struct {
 		name       string
-		sorted     []time.Duration
+		sorted     []PullTime
 		wantMedian float64
 		wantP95    float64
 		wantOK     bool
@@ -351,6 +352,8 @@ func TestMedianAndPercentile(t *testing.T) {
 			sorted: seconds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
 				100),
 			wantMedian: 10.5, wantP95: 19, wantOK: true},
+		{name: "weighted", sorted: []PullTime{{time.Second, 3}, {9 * time.Second, 1}},
+			wantMedian: 1, wantP95: 9, wantOK: true},
 		// With 21 values, rank ceil(19.95) = 20.
 		{name: "twenty-one",
 			sorted: seconds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
@@ -370,5 +373,20 @@ func TestMedianAndPercentile(t *testing.T) {
 					test.wantP95, test.wantOK)
 			}
 		})
+	}
+}
+
+// An event that repeated two billion times costs one entry, not one per pull.
+func TestSummaryHugeCount(t *testing.T) {
+	event := podEvent("a", "node-a", "Pulled", pulled("nginx", "1.5s"), math.MaxInt32, 0)
+	image := summarize(t, Options{}, event).Images[0]
+	if image.Pulls != math.MaxInt32 {
+		t.Errorf("Pulls = %d, want %d", image.Pulls, math.MaxInt32)
+	}
+	if len(image.PullTimes) != 1 || image.PullTimes[0].Count != math.MaxInt32 {
+		t.Errorf("PullTimes = %v, want one entry with the whole count", image.PullTimes)
+	}
+	if median, ok := Median(image.PullTimes); !ok || median != 1.5 {
+		t.Errorf("Median = %v, %v, want 1.5", median, ok)
 	}
 }
