@@ -96,7 +96,19 @@ func (r *imagePullerResource) resolveImages(ctx context.Context, client kubernet
 	if plan.Backend.ValueString() == backendPinned {
 		namespace, secrets = globalPullSecretNamespace, []string{globalPullSecretName}
 	}
-	keychain, err := pullSecretKeychain(ctx, client, namespace, secrets)
+	keychain, missing, err := pullSecretKeychain(ctx, client, namespace, secrets)
+	for _, name := range missing {
+		at := path.Root("image_pull_secrets").AtListIndex(slices.Index(secrets, name))
+		if plan.Backend.ValueString() == backendPinned {
+			at = path.Root("resolve_digests")
+		}
+		diags.AddAttributeError(at, "Pull Secret Not Found",
+			fmt.Sprintf("resolve_digests looks tags up with Secret %q in namespace %q, but it "+
+				"does not exist. Create it, or set resolve_digests = false.", name, namespace))
+	}
+	if diags.HasError() {
+		return nil, diags
+	}
 	if err != nil {
 		addAPIError(&diags, "Unable to Read Pull Secrets",
 			fmt.Sprintf("resolve_digests looks tags up with the pull secrets of namespace "+
@@ -126,17 +138,19 @@ func (r *imagePullerResource) resolveImages(ctx context.Context, client kubernet
 }
 
 // pullSecretKeychain reads the docker config documents of the named Secrets in namespace, in
-// order. A Secret that does not exist is skipped, as the kubelet skips it.
+// order, and returns the names of those that do not exist.
 func pullSecretKeychain(ctx context.Context, client kubernetes.Interface, namespace string,
-	names []string) (registry.Keychain, error) {
+	names []string) (registry.Keychain, []string, error) {
 	var configs []*dockerconfig.Config
+	var missing []string
 	for _, name := range names {
 		secret, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 		if kubeerrors.IsObjectNotFound(err, corev1.Resource("secrets"), name) {
+			missing = append(missing, name)
 			continue
 		}
 		if err != nil {
-			return registry.Keychain{}, err
+			return registry.Keychain{}, nil, err
 		}
 		var config *dockerconfig.Config
 		if data, ok := secret.Data[corev1.DockerConfigJsonKey]; ok {
@@ -150,7 +164,7 @@ func pullSecretKeychain(ctx context.Context, client kubernetes.Interface, namesp
 		}
 		configs = append(configs, config)
 	}
-	return registry.NewKeychain(configs...), nil
+	return registry.NewKeychain(configs...), missing, nil
 }
 
 // withResolvedReferences returns the images with the references to write.

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
 	"github.com/imagedist/terraform-provider-imagedist/internal/testregistry"
@@ -147,5 +148,112 @@ provider "imagedist" {
 			PlanOnly:    true,
 			ExpectError: wrappedText(`Unable to Resolve Image Digest.*images["api"].*no such tag`),
 		}},
+	})
+}
+
+// A pull secret that does not exist fails the plan on image_pull_secrets, rather than as a
+// registry refusing anonymous requests.
+func TestAccImagePullerResolveDigestsMissingSecret(t *testing.T) {
+	cluster := newImagePullerCluster(t)
+	registry := cluster.startTestRegistry()
+	caPEM, err := os.ReadFile(registry.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`
+provider "imagedist" {
+  registry_ca_certificates = %q
+}
+`, string(caPEM)) + cluster.config(`  images = { api = "`+registry.Host+`/team/api:1" }
+  image_pull_secrets = ["nope"]
+  resolve_digests    = true
+`)
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{{
+			Config:      config,
+			PlanOnly:    true,
+			ExpectError: wrappedText(`Pull Secret Not Found.*Secret "nope" in namespace`),
+		}},
+	})
+}
+
+// The pinned backend resolves tags with the cluster's global pull secret and pins the
+// digests.
+func TestAccImagePullerPinnedResolveDigests(t *testing.T) {
+	pinned := newPinnedCluster(t)
+	puller := newImagePullerCluster(t)
+	registry := puller.startTestRegistry()
+	ctx := context.Background()
+	digest, err := registry.PushRandom(ctx, "team/pinned", "2.0", 1, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addGlobalPullSecretEntry(t, puller.client, dockerconfig.Entry{
+		Server: registry.Host, Username: registry.Username, Password: registry.Password,
+	})
+	caPEM, err := os.ReadFile(registry.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`
+provider "imagedist" {
+  registry_ca_certificates = %q
+}
+`, string(caPEM)) + pinned.config(`  machine_config_pools = ["worker"]
+  images          = { api = "`+registry.Host+`/team/pinned:2.0" }
+  resolve_digests = true
+`)
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		CheckDestroy:             pinned.checkDestroyed,
+		Steps: []tfresource.TestStep{{
+			Config: config,
+			ConfigPlanChecks: tfresource.ConfigPlanChecks{
+				PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(imagePullerAddress,
+					tfjsonpath.New("resolved_images").AtMapKey("api"),
+					knownvalue.StringExact(registry.Host+"/team/pinned@"+digest)),
+				int64State("nodes_cached", int64(len(workerNodes))),
+			},
+		}},
+	})
+}
+
+// addGlobalPullSecretEntry adds entry to openshift-config/pull-secret and removes it again
+// when the test ends.
+func addGlobalPullSecretEntry(t *testing.T, client kubernetes.Interface,
+	entry dockerconfig.Entry) {
+	t.Helper()
+	ctx := context.Background()
+	secrets := client.CoreV1().Secrets(globalPullSecretNamespace)
+	edit := func(change func(*dockerconfig.Config) error) {
+		t.Helper()
+		secret, err := secrets.Get(ctx, globalPullSecretName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("reading the global pull secret: %v", err)
+		}
+		config, err := dockerconfig.Decode(secret.Data[corev1.DockerConfigJsonKey])
+		if err != nil {
+			t.Fatalf("decoding the global pull secret: %v", err)
+		}
+		if err := change(config); err != nil {
+			t.Fatalf("editing the global pull secret: %v", err)
+		}
+		secret.Data[corev1.DockerConfigJsonKey] = config.Bytes()
+		if _, err := secrets.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("updating the global pull secret: %v", err)
+		}
+	}
+	edit(func(config *dockerconfig.Config) error { return config.Merge(entry) })
+	t.Cleanup(func() {
+		edit(func(config *dockerconfig.Config) error {
+			_, err := config.Remove(entry.Server)
+			return err
+		})
 	})
 }
