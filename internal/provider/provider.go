@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -18,6 +19,7 @@ import (
 var (
 	_ provider.Provider                     = &imagedistProvider{}
 	_ provider.ProviderWithConfigValidators = &imagedistProvider{}
+	_ provider.ProviderWithFunctions        = &imagedistProvider{}
 )
 
 // providerTypeName prefixes every resource, data source and function type name.
@@ -108,6 +110,13 @@ func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resou
 		NewKubeletImageGCResource,
 		NewRegistryMirrorResource,
 		NewImagePullerResource,
+	}
+}
+
+func (p *imagedistProvider) Functions(_ context.Context) []func() function.Function {
+	return []func() function.Function{
+		NewParseImageReferenceFunction,
+		NewRegistryKeyFunction,
 	}
 }
 
