@@ -93,7 +93,8 @@ func (r *imagePullerResource) ValidateConfig(
 		parsed, problems := puller.Images(images)
 		switch config.Backend.ValueString() {
 		case backendPinned:
-			if !config.ResolveDigests.ValueBool() && !config.ResolveDigests.IsUnknown() {
+			// Tags are resolved to digests at plan time, so only the count is checked here.
+			if len(parsed) > puller.MaxPinnedImages {
 				problems = append(problems, puller.ValidatePinned(parsed)...)
 			}
 		case backendOperator:

@@ -42,7 +42,7 @@ func (r *imagePullerResource) planResolvedImages(ctx context.Context, plan *imag
 		plan.ResolvedImages = types.MapUnknown(types.StringType)
 		return
 	}
-	if !plan.ResolveDigests.ValueBool() {
+	if !plan.resolvesDigests() {
 		plan.ResolvedImages = types.MapValueMust(types.StringType, stringValues(images))
 		return
 	}
@@ -68,6 +68,12 @@ func (r *imagePullerResource) planResolvedImages(ctx context.Context, plan *imag
 	plan.ResolvedImages = types.MapValueMust(types.StringType, stringValues(resolved))
 }
 
+// resolvesDigests reports whether tags are looked up: with resolve_digests, and always for
+// the pinned backend, because OpenShift pins images by digest only.
+func (m imagePullerModel) resolvesDigests() bool {
+	return m.ResolveDigests.ValueBool() || m.Backend.ValueString() == backendPinned
+}
+
 // resolvedImages returns the references to write, from the plan's resolved_images, and
 // resolves them now when the plan could not.
 func (r *imagePullerResource) resolvedImages(ctx context.Context, client kubernetes.Interface,
@@ -77,7 +83,7 @@ func (r *imagePullerResource) resolvedImages(ctx context.Context, client kuberne
 	}
 	images, _ := plan.imageMap()
 	resolved := images
-	if plan.ResolveDigests.ValueBool() {
+	if plan.resolvesDigests() {
 		var resolveDiags diag.Diagnostics
 		resolved, resolveDiags = r.resolveImages(ctx, client, *plan, images)
 		diags.Append(resolveDiags...)

@@ -180,7 +180,7 @@ provider "imagedist" {
 }
 
 // The pinned backend resolves tags with the cluster's global pull secret and pins the
-// digests.
+// digests, without resolve_digests.
 func TestAccImagePullerPinnedResolveDigests(t *testing.T) {
 	pinned := newPinnedCluster(t)
 	puller := newImagePullerCluster(t)
@@ -202,8 +202,7 @@ provider "imagedist" {
   registry_ca_certificates = %q
 }
 `, string(caPEM)) + pinned.config(`  machine_config_pools = ["worker"]
-  images          = { api = "`+registry.Host+`/team/pinned:2.0" }
-  resolve_digests = true
+  images = { api = "`+registry.Host+`/team/pinned:2.0" }
 `)
 
 	tfresource.Test(t, tfresource.TestCase{

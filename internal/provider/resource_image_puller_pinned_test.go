@@ -188,8 +188,6 @@ func TestAccImagePullerPinnedValidation(t *testing.T) {
 		body string
 		want string
 	}{
-		{"tag reference", `  machine_config_pools = ["worker"]
-  images = { api = "` + testImageAPI + `" }`, `(?s)Pinned Image Without Digest.*api`},
 		{"namespace", pinnedImages + `  namespace = "default"`,
 			`(?s)Attribute Not Used by Backend.*namespace`},
 		{"no pools", `  images = { api = "` + testImageAPIDigest + `" }`,

@@ -115,8 +115,9 @@ func imagePullerAttributes() map[string]schema.Attribute {
 				"OpenShift PinnedImageSet (OpenShift 4.19 and later) that the " +
 				"machine-config daemon pulls and pins on each node of " +
 				"`machine_config_pools`. Pinned images survive garbage collection without " +
-				"a running container, but need digest references. Changing it replaces " +
-				"the puller.",
+				"a running container. OpenShift pins by digest only, so the provider " +
+				"resolves tags as with `resolve_digests`, with the cluster's global pull " +
+				"secret. Changing it replaces the puller.",
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			Validators: []validator.String{
 				stringvalidator.OneOf(backendDaemonSet, backendOperator, backendPinned),
@@ -152,8 +153,9 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Whether each tag is pinned to the digest that its registry " +
 				"serves, looked up at plan time with the credentials the nodes pull with: " +
 				"`image_pull_secrets`, or the cluster's global pull secret for the `pinned` " +
-				"backend. The nodes then pull exactly that digest, and a moved tag shows as " +
-				"a change of `resolved_images` in the next plan. The provider needs to reach " +
+				"backend, which always resolves tags. The nodes then pull exactly that " +
+				"digest, and a moved tag shows as a change of `resolved_images` in the next " +
+				"plan. The provider needs to reach " +
 				"the registries, and `registry_ca_certificates` on the provider for an " +
 				"internal CA. Defaults to `false`.",
 		},
