@@ -782,12 +782,19 @@ func (r *imagePullerResource) ImportState(
 				"name of its PinnedImageSet.", req.ID))
 		return
 	}
+	r.importNamespaced(ctx, namespace, name, resp)
+}
+
+// importNamespaced imports the KubernetesImagePuller or, without one, the DaemonSet named
+// name in namespace. The operator's DaemonSet has the name of its KubernetesImagePuller, so
+// the CR decides the backend.
+func (r *imagePullerResource) importNamespaced(ctx context.Context, namespace, name string,
+	resp *resource.ImportStateResponse) {
 	client := kubernetesClient(r.clients, &resp.Diagnostics)
 	dynamicClient := dynamicClient(r.clients, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// The operator's DaemonSet has the name of its KubernetesImagePuller, so the CR decides.
 	backend := backendDaemonSet
 	if r.operatorExists(ctx, dynamicClient, namespace, name, &resp.Diagnostics) {
 		backend = backendOperator
@@ -795,37 +802,43 @@ func (r *imagePullerResource) ImportState(
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, err := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if backend == backendDaemonSet && kubeerrors.IsObjectNotFound(err, daemonSetsResource, name) {
-		resp.Diagnostics.AddError("Image Puller Not Found",
-			fmt.Sprintf("Neither a KubernetesImagePuller nor a DaemonSet named %q exists in "+
-				"namespace %q, so there is nothing to import.", name, namespace))
-		return
-	}
-	if backend == backendOperator {
-		err = nil
-	}
-	if err == nil && backend == backendDaemonSet {
-		daemonSet, _ := client.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
-		if daemonSet != nil && daemonSet.Labels[puller.LabelName] == "" {
+
+	if backend == backendDaemonSet {
+		daemonSet, err := client.AppsV1().DaemonSets(namespace).Get(ctx, name,
+			metav1.GetOptions{})
+		switch {
+		case kubeerrors.IsObjectNotFound(err, daemonSetsResource, name):
+			resp.Diagnostics.AddError("Image Puller Not Found",
+				fmt.Sprintf("Neither a KubernetesImagePuller nor a DaemonSet named %q exists "+
+					"in namespace %q, so there is nothing to import.", name, namespace))
+			return
+		case err != nil:
+			addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
+				fmt.Sprintf("Reading DaemonSet %q in namespace %q failed. Check the "+
+					"provider's permissions on daemonsets.", name, namespace), err)
+			return
+		case daemonSet.Labels[puller.LabelName] == "":
 			resp.Diagnostics.AddWarning("DaemonSet Not Made by This Provider",
 				fmt.Sprintf("DaemonSet %q in namespace %q lacks the %s label of an image "+
 					"puller. The next apply replaces its pod template with the puller's, "+
 					"and destroy deletes it.", name, namespace, puller.LabelName))
 		}
 	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Unable to Read Image Puller",
-			fmt.Sprintf("Reading DaemonSet %q in namespace %q failed. Check the provider's "+
-				"permissions on daemonsets.", name, namespace), err)
-		return
+
+	setImportedAttributes(ctx, resp, map[string]any{
+		"id": namespace + "/" + name, "namespace": namespace, "name": name, "backend": backend,
+	})
+}
+
+// setImportedAttributes sets the attributes that identify an imported puller, and the
+// defaults of the attributes that refresh does not read.
+func setImportedAttributes(ctx context.Context, resp *resource.ImportStateResponse,
+	values map[string]any) {
+	values["wait_for_cached"] = true
+	values["resolve_digests"] = false
+	for attribute, value := range values {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_cached"), true)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("resolve_digests"), false)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backend"), backend)...)
 }
 
 // importPinned imports the PinnedImageSet named name.
@@ -846,12 +859,9 @@ func (r *imagePullerResource) importPinned(ctx context.Context, name string,
 		addPinnedReadError(&resp.Diagnostics, name, err)
 		return
 	}
-	for attribute, value := range map[string]any{
-		"id": name, "name": name, "backend": backendPinned, "wait_for_cached": true,
-		"resolve_digests": false,
-	} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
-	}
+	setImportedAttributes(ctx, resp, map[string]any{
+		"id": name, "name": name, "backend": backendPinned,
+	})
 }
 
 // addDaemonSetWriteError reports a failed create or update of the puller's DaemonSet.

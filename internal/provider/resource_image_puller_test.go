@@ -820,7 +820,7 @@ func (c *imagePullerCluster) checkOperatorImages(want map[string]string) tfresou
 	}
 }
 
-// Without an operator, the wait ends after the grace period with an error that says so.
+// Without an operator, the wait ends after the grace period with an error naming the cause.
 func TestAccImagePullerOperatorMissing(t *testing.T) {
 	cluster := newImagePullerCluster(t)
 	previous := operatorGracePeriod

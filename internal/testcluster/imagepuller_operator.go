@@ -108,29 +108,13 @@ type ImagePullerOperator struct {
 // Start runs the operator in the background until ctx is done and returns a function that
 // waits for it to stop.
 func (o *ImagePullerOperator) Start(ctx context.Context) (wait func()) {
-	interval := o.PollInterval
-	if interval <= 0 {
-		interval = defaultImagePullerInterval
-	}
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
+	return startLoop(ctx, o.PollInterval, defaultImagePullerInterval,
+		func(ctx context.Context) {
 			errs := o.pass(ctx)
 			if ctx.Err() == nil {
 				o.logErrors(errs)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
-	}()
-	return func() { <-done }
+		})
 }
 
 func (o *ImagePullerOperator) logErrors(errs []error) {

@@ -120,29 +120,12 @@ func lookupFailure(failures map[pullKey]PullFailure, node, image string) (PullFa
 // Start runs the kubelets in the background until ctx is done and returns a function that
 // waits for them to stop.
 func (k *Kubelets) Start(ctx context.Context) (wait func()) {
-	interval := k.PollInterval
-	if interval <= 0 {
-		interval = defaultKubeletsInterval
-	}
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			errs := k.pass(ctx)
-			if ctx.Err() == nil {
-				k.logErrors(errs)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
+	return startLoop(ctx, k.PollInterval, defaultKubeletsInterval, func(ctx context.Context) {
+		errs := k.pass(ctx)
+		if ctx.Err() == nil {
+			k.logErrors(errs)
 		}
-	}()
-	return func() { <-done }
+	})
 }
 
 func (k *Kubelets) logErrors(errs []error) {

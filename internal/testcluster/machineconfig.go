@@ -91,28 +91,11 @@ type poolRollout struct {
 func (o *MachineConfigOperator) Start(ctx context.Context) (wait func()) {
 	o.pending = map[string]*poolRollout{}
 	o.handled = map[types.UID]int64{}
-	interval := o.PollInterval
-	if interval <= 0 {
-		interval = 50 * time.Millisecond
-	}
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			if err := o.sync(ctx); err != nil && ctx.Err() == nil && o.Logf != nil {
-				o.Logf("machine-config operator: %v", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
+	return startLoop(ctx, o.PollInterval, 50*time.Millisecond, func(ctx context.Context) {
+		if err := o.sync(ctx); err != nil && ctx.Err() == nil && o.Logf != nil {
+			o.Logf("machine-config operator: %v", err)
 		}
-	}()
-	return func() { <-done }
+	})
 }
 
 func (o *MachineConfigOperator) sync(ctx context.Context) error {

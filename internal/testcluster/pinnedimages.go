@@ -31,10 +31,10 @@ var (
 
 // PinnedImages plays the part of the machine-config operator and daemon that pins images,
 // which the local control plane cannot run. For each pool that lists PinnedImageSets in
-// spec.pinnedImageSets, it gives every node of the pool a MachineConfigNode and writes the
-// status that the daemon reports once it has pulled and pinned a set's images: current and
-// desired generation equal to the set's generation, or a failed generation with a message for
-// the nodes set with FailNode. No image is pulled and no node changes.
+// spec.pinnedImageSets, it gives every node of the pool a MachineConfigNode. It then writes
+// the status that the daemon reports once it has pulled and pinned a set's images: current
+// and desired generation equal to the set's generation. Nodes set with FailNode get a failed
+// generation with a message instead. No image is pulled and no node changes.
 type PinnedImages struct {
 	Client       dynamic.Interface
 	Kubernetes   kubernetes.Interface
@@ -64,27 +64,11 @@ func (p *PinnedImages) ClearNode(node string) {
 
 // Start runs the stand-in until ctx is done and returns a function that waits for it to stop.
 func (p *PinnedImages) Start(ctx context.Context) (wait func()) {
-	interval := p.PollInterval
-	if interval <= 0 {
-		interval = 100 * time.Millisecond
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			if err := p.sync(ctx); err != nil && ctx.Err() == nil && p.Logf != nil {
-				p.Logf("pinned images: %v", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
+	return startLoop(ctx, p.PollInterval, 100*time.Millisecond, func(ctx context.Context) {
+		if err := p.sync(ctx); err != nil && ctx.Err() == nil && p.Logf != nil {
+			p.Logf("pinned images: %v", err)
 		}
-	}()
-	return func() { <-done }
+	})
 }
 
 func (p *PinnedImages) sync(ctx context.Context) error {

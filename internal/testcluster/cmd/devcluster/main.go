@@ -1,14 +1,18 @@
 // Command devcluster runs the local control plane of package testcluster in the background,
-// seeded with the demo nodes and the OpenShift objects, for manual use and the demo. It also
-// plays the machine-config operator of OpenShift 4.23 for KubeletConfigs: it accepts each one
-// that selects a pool and rolls that pool out to a new rendered configuration, changing no
-// node, and it reports the PinnedImageSets that pools list as pinned on each of their nodes.
-// And it plays the kubelets (testcluster.Kubelets): DaemonSet pods are bound to their nodes
-// and reported running, with their images pulled, though no container runs.
+// seeded with the demo nodes and the OpenShift objects, for manual use and the demo:
 //
 //	go run ./internal/testcluster/cmd/devcluster up      # start; print the kubeconfig path
 //	go run ./internal/testcluster/cmd/devcluster status  # report whether it runs
 //	go run ./internal/testcluster/cmd/devcluster down    # stop
+//
+// It also plays the controllers that cannot run here, changing no node:
+//
+//   - the machine-config operator of OpenShift 4.23, which accepts each KubeletConfig that
+//     selects a pool and rolls that pool out to a new rendered configuration;
+//   - the pinned-image part of the machine-config daemon, which reports the PinnedImageSets
+//     that pools list as pinned on each of their nodes;
+//   - the kubelets (testcluster.Kubelets), which bind DaemonSet pods to their nodes and report
+//     them running with their images pulled, though no container runs.
 //
 // The cluster lives in .devcluster/ at the module root unless -dir names another directory.
 // up starts a copy of this program with the serve subcommand in a new session, records its
