@@ -97,6 +97,10 @@ func (p *imagedistProvider) Configure(
 		return
 	}
 	data.registryTransport = transport
+	config.configureRegistryAccess(environment{}, data, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	tflog.Debug(ctx, "Configured cluster connection", connectionLogFields(settings))
 	data.clients = kube.NewClients(settings, "terraform-provider-imagedist/"+p.version)
@@ -124,5 +128,7 @@ func (p *imagedistProvider) DataSources(_ context.Context) []func() datasource.D
 	return []func() datasource.DataSource{
 		NewNodeImagesDataSource,
 		NewImagePullsDataSource,
+		NewImageDataSource,
+		NewImagesDataSource,
 	}
 }

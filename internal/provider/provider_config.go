@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,12 +10,15 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
+	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 )
 
@@ -38,6 +42,8 @@ type providerModel struct {
 	ProxyURL               types.String `tfsdk:"proxy_url"`
 	Exec                   types.List   `tfsdk:"exec"`
 	RegistryCACertificates types.String `tfsdk:"registry_ca_certificates"`
+	RegistryAuthFile       types.String `tfsdk:"registry_auth_file"`
+	InsecureRegistries     types.List   `tfsdk:"insecure_registries"`
 }
 
 // execModel is one exec block: a client-go credential plugin.
@@ -150,6 +156,25 @@ func (p *imagedistProvider) Schema(
 					"as `imagedist_image_puller` does with `resolve_digests`. Set it for a " +
 					"registry whose certificate an internal CA signed. The cluster's nodes " +
 					"need their own trust configuration.",
+			},
+			"registry_auth_file": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The path of a docker config JSON file, such as " +
+					"`~/.docker/config.json` or a `.dockerconfigjson` pull secret saved to " +
+					"disk, whose `auths` entries give the credentials of `imagedist_image` " +
+					"and `imagedist_images` when they name no pull secret. Credential " +
+					"helpers (`credHelpers`, `credsStore`) are not run. When unset, the " +
+					"provider reads `REGISTRY_AUTH_FILE`, then `config.json` in " +
+					"`DOCKER_CONFIG`, and looks images up anonymously when neither is set.",
+			},
+			"insecure_registries": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Registries, as `host` or `host:port`, that " +
+					"`imagedist_image` and `imagedist_images` may reach over plain HTTP. " +
+					"They reach every other registry over verified TLS only, loopback and " +
+					"private addresses included. The provider warns when the list is set, " +
+					"because credentials sent to these registries travel unencrypted.",
 			},
 			"insecure": schema.BoolAttribute{
 				Optional: true,
@@ -284,6 +309,12 @@ func (m *providerModel) unknownAttributes() []string {
 	if m.RegistryCACertificates.IsUnknown() {
 		unknown = append(unknown, "registry_ca_certificates")
 	}
+	if m.RegistryAuthFile.IsUnknown() {
+		unknown = append(unknown, "registry_auth_file")
+	}
+	if m.InsecureRegistries.IsUnknown() || containsUnknown(m.InsecureRegistries.Elements()) {
+		unknown = append(unknown, "insecure_registries")
+	}
 	return unknown
 }
 
@@ -395,4 +426,71 @@ func connectionLogFields(config kube.Config) map[string]any {
 		"has_client_certificate": config.ClientCertificate != "",
 		"has_exec":               config.Exec != nil,
 	}
+}
+
+const (
+	envRegistryAuthFile = "REGISTRY_AUTH_FILE"
+	envDockerConfig     = "DOCKER_CONFIG"
+)
+
+// registryAuthFile returns the docker config file that registry look-ups take credentials
+// from, in the order registry_auth_file, REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, and
+// the attribute or variable that named it. It returns an empty path when none is set.
+func (m *providerModel) registryAuthFile(env environment) (file, source string) {
+	if !m.RegistryAuthFile.IsNull() && m.RegistryAuthFile.ValueString() != "" {
+		return m.RegistryAuthFile.ValueString(), "registry_auth_file"
+	}
+	if file := env.get(envRegistryAuthFile); file != "" {
+		return file, envRegistryAuthFile
+	}
+	if dir := env.get(envDockerConfig); dir != "" {
+		return filepath.Join(dir, "config.json"), envDockerConfig
+	}
+	return "", ""
+}
+
+// configureRegistryAccess reads the registry auth file and checks insecure_registries, and
+// stores both in data for the data sources that look images up.
+func (m *providerModel) configureRegistryAccess(env environment, data *providerData,
+	diags *diag.Diagnostics) {
+	insecure := stringElements(m.InsecureRegistries)
+	for i, host := range insecure {
+		parsed, err := imageref.Parse(host + "/probe")
+		if err != nil || parsed.Registry != host {
+			diags.AddAttributeError(path.Root("insecure_registries").AtListIndex(i),
+				"Invalid Insecure Registry",
+				fmt.Sprintf("%q is not a registry host. Write a host name with a dot, "+
+					"\"localhost\" or an IP address, with an optional port, such as "+
+					"\"registry.internal:5000\".", host))
+		}
+	}
+	if len(insecure) > 0 {
+		diags.AddAttributeWarning(path.Root("insecure_registries"),
+			"Registries Reached Over Plain HTTP",
+			fmt.Sprintf("The provider may reach %s over plain HTTP, so credentials sent to "+
+				"them, and the image metadata they return, travel unencrypted and can be "+
+				"read or changed in the network path.", strings.Join(insecure, ", ")))
+	}
+	data.insecureRegistries = insecure
+
+	file, source := m.registryAuthFile(env)
+	if file == "" {
+		return
+	}
+	at := path.Root("registry_auth_file")
+	document, err := os.ReadFile(file)
+	if err != nil {
+		diags.AddAttributeError(at, "Unable to Read Registry Auth File",
+			fmt.Sprintf("The docker config file %s, set by %s, cannot be read. Fix the "+
+				"path or unset %s: %v", file, source, source, err))
+		return
+	}
+	config, err := dockerconfig.Decode(document)
+	if err != nil {
+		diags.AddAttributeError(at, "Invalid Registry Auth File",
+			fmt.Sprintf("The docker config file %s, set by %s, is not a docker config JSON "+
+				"document with an \"auths\" object: %v", file, source, err))
+		return
+	}
+	data.registryAuth = config
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 )
 
@@ -17,6 +18,11 @@ type providerData struct {
 	// registryTransport carries the provider's own registry requests. It is nil while the
 	// provider configuration is unknown.
 	registryTransport http.RoundTripper
+	// registryAuth is the docker config document of registry_auth_file, or nil without one.
+	// Image look-ups that name no pull secret take their credentials from it.
+	registryAuth *dockerconfig.Config
+	// insecureRegistries are the hosts that image look-ups may reach over plain HTTP.
+	insecureRegistries []string
 }
 
 // registryTransportFromProviderData returns the transport for registry requests, or nil

@@ -17,13 +17,22 @@ import (
 	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
 )
 
-// Resolver looks up the manifest digest that a registry serves for a tag.
+// Resolver looks images up in registries: Digest finds the digest that a tag names, and
+// Inspect reads the manifest, or index, with its sizes.
 type Resolver struct {
 	// Keychain supplies credentials per registry. Nil means anonymous.
 	Keychain authn.Keychain
 	// Transport carries the requests. Nil means remote.DefaultTransport, which verifies TLS
 	// with the system's certificate pool.
 	Transport http.RoundTripper
+	// InsecureRegistries are the registries, as host[:port], that Inspect may reach over
+	// plain HTTP. Inspect sends no plain HTTP request to any other.
+	// NOTE: Digest ignores this list, and go-containerregistry may still fall back to plain
+	// HTTP there for loopback and private addresses.
+	InsecureRegistries []string
+
+	// puller, when set, is the shared client of WithSharedConnections.
+	puller *remote.Puller
 }
 
 // Digest returns reference pinned to the digest of the manifest, or index, that the
