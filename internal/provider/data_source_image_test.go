@@ -509,3 +509,64 @@ func hclList(values []string) string {
 	}
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
+
+// A batch of 200 references to 50 images returns every digest in input order.
+func TestAccImagesDataLargeBatch(t *testing.T) {
+	env := newImageLookupEnv(t)
+	ctx := context.Background()
+	const distinct, repeats = 50, 4
+	digests := make([]string, distinct)
+	for i := range distinct {
+		digest, err := env.registry.PushRandom(ctx, "team/batch", fmt.Sprint(i), 1, 64)
+		if err != nil {
+			t.Fatalf("pushing image %d: %v", i, err)
+		}
+		digests[i] = digest
+	}
+	var references []string
+	var checks []statecheck.StateCheck
+	for r := range repeats {
+		for i := range distinct {
+			index := len(references)
+			references = append(references, env.reference(fmt.Sprintf("team/batch:%d", i)))
+			if r == repeats-1 || i%7 == 0 {
+				checks = append(checks, statecheck.ExpectKnownValue(imagesAddress,
+					tfjsonpath.New("images").AtSliceIndex(index).AtMapKey("digest"),
+					knownvalue.StringExact(digests[i])))
+			}
+		}
+	}
+	checks = append(checks, statecheck.ExpectKnownValue(imagesAddress,
+		tfjsonpath.New("images"), knownvalue.ListSizeExact(distinct*repeats)))
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{{
+			Config: env.config("imagedist_images", "registry",
+				"  references = "+hclList(references)),
+			ConfigStateChecks: checks,
+		}},
+	})
+}
+
+// A registry that is down is reported per reference, and the batch still completes.
+func TestAccImagesDataRegistryDown(t *testing.T) {
+	env := newImageLookupEnv(t)
+	reference := env.reference("team/app:1")
+	if err := env.registry.Stop(); err != nil {
+		t.Fatalf("stopping the registry: %v", err)
+	}
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{{
+			Config: env.config("imagedist_images", "registry",
+				"  references = "+hclList([]string{reference})),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(imagesAddress,
+					tfjsonpath.New("images").AtSliceIndex(0).AtMapKey("error"),
+					knownvalue.StringRegexp(regexp.MustCompile(`connection refused`))),
+			},
+		}},
+	})
+}

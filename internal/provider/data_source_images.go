@@ -178,7 +178,7 @@ func (d *imagesDataSource) Read(
 		resp.Diagnostics.AddAttributeWarning(path.Root("references"),
 			"Some Images Could Not Be Looked Up",
 			fmt.Sprintf("%d of %d references failed: %s. The error attribute of each "+
-				"element says why.", len(failed), len(references),
+				"element gives the reason.", len(failed), len(references),
 				strings.Join(failed, ", ")))
 	}
 	model.Images = types.ListValueMust(imagesElementType, elements)
