@@ -66,8 +66,8 @@ func (r *imagePullerResource) Schema(
 			"level must admit the pods, which run as the user the image sets.\n\n" +
 			"With `wait_for_cached`, a refresh that finds images missing, such as on a " +
 			"node that joined the cluster, makes the next plan propose an update that " +
-			"waits for them again, and so does a pod template changed outside Terraform, " +
-			"which the update rewrites.\n\n" +
+			"waits for them again. A pod template changed outside Terraform also makes " +
+			"the next plan propose an update, which rewrites it.\n\n" +
 			"Destroy deletes what the backend wrote and waits until it is gone: the " +
 			"DaemonSet and its pods, the KubernetesImagePuller and its operator's " +
 			"DaemonSet, or the PinnedImageSet and its entries in the pools.",
@@ -107,11 +107,11 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Optional: true,
 			Computed: true,
 			Default:  stringdefault.StaticString(backendDaemonSet),
-			MarkdownDescription: "How the images are pulled and kept: `daemonset`, a " +
-				"DaemonSet owned by the provider that needs no operator; `operator`, a " +
-				"`che.eclipse.org/v1alpha1` KubernetesImagePuller that the " +
-				"kubernetes-image-puller operator turns into a DaemonSet (one per " +
-				"namespace; the operator recreates its DaemonSet every hour); or `pinned`, an " +
+			MarkdownDescription: "How the images are pulled and kept. `daemonset` is a " +
+				"DaemonSet owned by the provider that needs no operator. `operator` is a " +
+				"`che.eclipse.org/v1alpha1` KubernetesImagePuller, one per namespace, that the " +
+				"kubernetes-image-puller operator turns into a DaemonSet, which it " +
+				"recreates every hour. `pinned` is an " +
 				"OpenShift PinnedImageSet (OpenShift 4.19 and later) that the " +
 				"machine-config daemon pulls and pins on each node of " +
 				"`machine_config_pools`. Pinned images survive garbage collection without " +
@@ -151,9 +151,9 @@ func imagePullerAttributes() map[string]schema.Attribute {
 			Computed: true,
 			Default:  booldefault.StaticBool(false),
 			MarkdownDescription: "Whether each tag is pinned to the digest that its registry " +
-				"serves, looked up at plan time with the credentials the nodes pull with: " +
-				"`image_pull_secrets`, or the cluster's global pull secret for the `pinned` " +
-				"backend, which always resolves tags. The nodes then pull exactly that " +
+				"serves. The plan looks tags up with the credentials the nodes pull with, " +
+				"which are `image_pull_secrets`, or the cluster's global pull secret for " +
+				"the `pinned` backend, which always resolves tags. The nodes then pull exactly that " +
 				"digest, and a moved tag shows as a change of `resolved_images` in the next " +
 				"plan. The provider needs to reach " +
 				"the registries, and `registry_ca_certificates` on the provider for an " +

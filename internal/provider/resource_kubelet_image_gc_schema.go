@@ -355,7 +355,7 @@ func anyPoolDegraded(state kubeletImageGCModel) bool {
 	return false
 }
 
-// warnKubeletConfigDrain tells which pools the apply drains and reboots.
+// warnKubeletConfigDrain warns that the apply drains and reboots the nodes of the target pools.
 func warnKubeletConfigDrain(diags *diag.Diagnostics, model kubeletImageGCModel, action string) {
 	target := "the selected machine config pools"
 	if !model.MachineConfigPool.IsNull() && !model.MachineConfigPool.IsUnknown() {

@@ -25,8 +25,8 @@ var kubeletConfigResource = schema.GroupVersionResource{
 	Group: "machineconfiguration.openshift.io", Version: "v1", Resource: "kubeletconfigs",
 }
 
-// ConditionStyle is how a release of the machine-config operator writes KubeletConfig
-// conditions.
+// ConditionStyle is the format of the KubeletConfig conditions that one release of the
+// machine-config operator writes.
 type ConditionStyle string
 
 const (
