@@ -56,6 +56,13 @@ func (c *Config) Remove(server string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return c.RemoveKey(key)
+}
+
+// RemoveKey deletes the entry whose key is exactly key, as the document writes it, such as
+// "https://quay.io/", with the comma that separated it from its neighbour, and leaves every
+// other byte as it was. It reports whether an entry was removed.
+func (c *Config) RemoveKey(key string) (bool, error) {
 	index := c.entryIndex(key)
 	if index < 0 {
 		return false, nil

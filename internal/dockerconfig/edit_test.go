@@ -380,3 +380,23 @@ func TestRemoveInvalidServer(t *testing.T) {
 		t.Error("Remove reported an entry for an invalid server")
 	}
 }
+
+func TestRemoveKeyExactSpelling(t *testing.T) {
+	config := decodeString(t, `{"auths":{"https://quay.io/":{"auth":"eDp5"},"quay.io":{}}}`)
+
+	removed, err := config.RemoveKey("https://quay.io/")
+	if err != nil {
+		t.Fatalf("RemoveKey returned error: %v", err)
+	}
+	if !removed {
+		t.Fatal("RemoveKey reported no entry")
+	}
+	if got, want := string(config.Bytes()), `{"auths":{"quay.io":{}}}`; got != want {
+		t.Errorf("RemoveKey output\ngot:  %q\nwant: %q", got, want)
+	}
+
+	removed, err = config.RemoveKey("https://quay.io/")
+	if err != nil || removed {
+		t.Errorf("second RemoveKey = %t, %v; want false, nil", removed, err)
+	}
+}

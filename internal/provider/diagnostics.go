@@ -49,6 +49,13 @@ func redact(text string, credentials ...string) string {
 	return text
 }
 
+// redactSecretData is redact that removes every long base64 run even when no credential is
+// given, for messages about a Secret whose data holds credentials the provider does not know,
+// such as the other entries of the global pull secret.
+func redactSecretData(text string, credentials ...string) string {
+	return base64Run.ReplaceAllString(redact(text, credentials...), redactedText)
+}
+
 // addAPIError reports a failed cluster call. The summary names the failed operation, the
 // detail names the object and what to do, and the API error follows on its own line without
 // the given credentials.

@@ -111,6 +111,7 @@ func (p *imagedistProvider) Configure(
 func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewPullSecretResource,
+		NewClusterPullSecretResource,
 		NewKubeletImageGCResource,
 		NewRegistryMirrorResource,
 		NewImagePullerResource,

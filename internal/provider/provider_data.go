@@ -35,6 +35,16 @@ func registryTransportFromProviderData(data any) http.RoundTripper {
 	return configured.registryTransport
 }
 
+// insecureRegistriesFromProviderData returns the registries that image look-ups may reach
+// over plain HTTP, or nil before Configure.
+func insecureRegistriesFromProviderData(data any) []string {
+	configured, ok := data.(*providerData)
+	if !ok {
+		return nil
+	}
+	return configured.insecureRegistries
+}
+
 // clientsFromProviderData checks the value a resource's or data source's Configure receives.
 // It returns nil without a diagnostic while the provider is not configured yet, as during
 // validation.

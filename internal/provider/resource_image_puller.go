@@ -55,6 +55,8 @@ var (
 type imagePullerResource struct {
 	clients           *kube.Clients
 	registryTransport http.RoundTripper
+	// insecureRegistries are the registries that resolve_digests may reach over plain HTTP.
+	insecureRegistries []string
 }
 
 // NewImagePullerResource returns the imagedist_image_puller resource.
@@ -73,6 +75,7 @@ func (r *imagePullerResource) Configure(
 ) {
 	r.clients = clientsFromProviderData(req.ProviderData, &resp.Diagnostics)
 	r.registryTransport = registryTransportFromProviderData(req.ProviderData)
+	r.insecureRegistries = insecureRegistriesFromProviderData(req.ProviderData)
 }
 
 func (r *imagePullerResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {

@@ -122,7 +122,8 @@ func (r *imagePullerResource) resolveImages(ctx context.Context, client kubernet
 				"secrets there.", namespace), err)
 		return nil, diags
 	}
-	resolver := registry.Resolver{Keychain: keychain, Transport: r.registryTransport}
+	resolver := registry.Resolver{Keychain: keychain, Transport: r.registryTransport,
+		InsecureRegistries: r.insecureRegistries}
 
 	resolved := make(map[string]string, len(images))
 	for _, key := range slices.Sorted(maps.Keys(images)) {

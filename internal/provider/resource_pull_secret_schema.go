@@ -150,78 +150,82 @@ func pullSecretRegistryBlock() schema.ListNestedBlock {
 			listvalidator.SizeAtLeast(1),
 			registryPasswordValidator{},
 		},
-		NestedObject: schema.NestedBlockObject{
-			Attributes: map[string]schema.Attribute{
-				"server": schema.StringAttribute{
-					Required: true,
-					MarkdownDescription: "The registry host and optional port, as for " +
-						"`docker login`: `quay.io`, `registry.example.com:5000`, " +
-						"`https://registry.example.com/`. A scheme, a trailing slash and a " +
-						"`/v1/` or `/v2/` suffix are accepted and dropped from the key; other " +
-						"paths, queries and user info are rejected. State keeps the value as " +
-						"written here; `registry_key` shows the normalized key.",
-					Validators: []validator.String{registryServerValidator{}},
-				},
-				"registry_key": schema.StringAttribute{
-					Computed: true,
-					MarkdownDescription: "The key of this registry in the `auths` map of " +
-						"`.dockerconfigjson`, as the kubelet matches it: the lowercased host, " +
-						"plus the port unless it is 443. `docker.io` becomes `" +
-						imageref.DockerHubKey + "`.",
-				},
-				"username": schema.StringAttribute{
-					Required:            true,
-					MarkdownDescription: "The user name. It must not contain `:`.",
-					Validators:          []validator.String{registryUsernameValidator{}},
-				},
-				"password": schema.StringAttribute{
-					Optional:  true,
-					Computed:  true,
-					Sensitive: true,
-					MarkdownDescription: "The password or token. Set exactly one of " +
-						"`password` and `password_wo`. It is stored in state; a password " +
-						"changed outside Terraform shows as a change of this attribute.",
-					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
-				},
-				"password_wo": schema.StringAttribute{
-					Optional:  true,
-					Sensitive: true,
-					WriteOnly: true,
-					MarkdownDescription: "The password or token, write-only: it is sent to " +
-						"the cluster but never stored in the plan or state. Only a salted " +
-						"hash is kept in `password_wo_hash`, so a password changed here or " +
-						"outside Terraform still shows in the plan. Needs Terraform 1.11 or " +
-						"OpenTofu 1.12 or later, and older releases reject it at plan time. " +
-						"Import cannot tell that a block uses `password_wo`, so it reads the " +
-						"password into `password`, where it stays until `password_wo` or " +
-						"`password_wo_version` changes.",
-					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
-				},
-				"password_wo_version": schema.Int64Attribute{
-					Optional: true,
-					MarkdownDescription: "Any number. Changing it plans an update that " +
-						"writes `password_wo` again even when its hash still matches. The " +
-						"Secret's data stays as it is if it already contains that password. " +
-						"Requires `password_wo`.",
-					Validators: []validator.Int64{
-						int64validator.AlsoRequires(path.MatchRelative().AtParent().
-							AtName("password_wo")),
-					},
-				},
-				"password_wo_hash": schema.StringAttribute{
-					Computed:  true,
-					Sensitive: true,
-					MarkdownDescription: "A salted PBKDF2-SHA256 hash of `password_wo`, which " +
-						"the provider compares with the configured and the stored password. " +
-						"Null for blocks that use `password`.",
-				},
-				"email": schema.StringAttribute{
-					Optional: true,
-					MarkdownDescription: "An email address to store with the credentials. " +
-						"Registries today ignore it.",
-					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
-				},
+		NestedObject: schema.NestedBlockObject{Attributes: registryCredentialAttributes()},
+	}
+}
+
+// registryCredentialAttributes are the attributes of one registry's credentials: a registry
+// block of imagedist_pull_secret, and the whole of imagedist_cluster_pull_secret.
+func registryCredentialAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"server": schema.StringAttribute{
+			Required: true,
+			MarkdownDescription: "The registry host and optional port, as for " +
+				"`docker login`: `quay.io`, `registry.example.com:5000`, " +
+				"`https://registry.example.com/`. A scheme, a trailing slash and a " +
+				"`/v1/` or `/v2/` suffix are accepted and dropped from the key; other " +
+				"paths, queries and user info are rejected. State keeps the value as " +
+				"written here; `registry_key` shows the normalized key.",
+			Validators: []validator.String{registryServerValidator{}},
+		},
+		"registry_key": schema.StringAttribute{
+			Computed: true,
+			MarkdownDescription: "The key of this registry in the `auths` map of " +
+				"`.dockerconfigjson`, as the kubelet matches it: the lowercased host, " +
+				"plus the port unless it is 443. `docker.io` becomes `" +
+				imageref.DockerHubKey + "`.",
+		},
+		"username": schema.StringAttribute{
+			Required:            true,
+			MarkdownDescription: "The user name. It must not contain `:`.",
+			Validators:          []validator.String{registryUsernameValidator{}},
+		},
+		"password": schema.StringAttribute{
+			Optional:  true,
+			Computed:  true,
+			Sensitive: true,
+			MarkdownDescription: "The password or token. Set exactly one of " +
+				"`password` and `password_wo`. It is stored in state; a password " +
+				"changed outside Terraform shows as a change of this attribute.",
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"password_wo": schema.StringAttribute{
+			Optional:  true,
+			Sensitive: true,
+			WriteOnly: true,
+			MarkdownDescription: "The password or token, write-only: it is sent to " +
+				"the cluster but never stored in the plan or state. Only a salted " +
+				"hash is kept in `password_wo_hash`, so a password changed here or " +
+				"outside Terraform still shows in the plan. Needs Terraform 1.11 or " +
+				"OpenTofu 1.12 or later, and older releases reject it at plan time. " +
+				"Import cannot tell whether `password_wo` was used, so it reads the " +
+				"password into `password`, where it stays until `password_wo` or " +
+				"`password_wo_version` changes.",
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"password_wo_version": schema.Int64Attribute{
+			Optional: true,
+			MarkdownDescription: "Any number. Changing it plans an update that " +
+				"writes `password_wo` again even when its hash still matches. The " +
+				"Secret's data stays as it is if it already contains that password. " +
+				"Requires `password_wo`.",
+			Validators: []validator.Int64{
+				int64validator.AlsoRequires(path.MatchRelative().AtParent().
+					AtName("password_wo")),
 			},
+		},
+		"password_wo_hash": schema.StringAttribute{
+			Computed:  true,
+			Sensitive: true,
+			MarkdownDescription: "A salted PBKDF2-SHA256 hash of `password_wo`, which " +
+				"the provider compares with the configured and the stored password. " +
+				"Null when `password` is used.",
+		},
+		"email": schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "An email address to store with the credentials. " +
+				"Registries today ignore it.",
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 		},
 	}
 }

@@ -417,6 +417,10 @@ func TestInspectPlainHTTPNeedsInsecureRegistry(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "insecure_registries") {
 		t.Errorf("Inspect() without insecure_registries error = %v, want a refusal", err)
 	}
+	_, err = Resolver{}.Digest(context.Background(), host+"/team/plain:1")
+	if err == nil || !strings.Contains(err.Error(), "insecure_registries") {
+		t.Errorf("Digest() without insecure_registries error = %v, want a refusal", err)
+	}
 
 	resolver := Resolver{InsecureRegistries: []string{host}}
 	info, err := resolver.Inspect(context.Background(), host+"/team/plain:1", nil)
@@ -425,6 +429,13 @@ func TestInspectPlainHTTPNeedsInsecureRegistry(t *testing.T) {
 	}
 	if info.Digest != digestOf(t, image) {
 		t.Errorf("Digest = %s, want %s", info.Digest, digestOf(t, image))
+	}
+	pinned, err := resolver.Digest(context.Background(), host+"/team/plain:1")
+	if err != nil {
+		t.Fatalf("Digest() with insecure_registries error = %v", err)
+	}
+	if want := host + "/team/plain@" + digestOf(t, image); pinned != want {
+		t.Errorf("Digest() = %s, want %s", pinned, want)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -25,10 +24,8 @@ type Resolver struct {
 	// Transport carries the requests. Nil means remote.DefaultTransport, which verifies TLS
 	// with the system's certificate pool.
 	Transport http.RoundTripper
-	// InsecureRegistries are the registries, as host[:port], that Inspect may reach over
-	// plain HTTP. Inspect sends no plain HTTP request to any other.
-	// NOTE: Digest ignores this list, and go-containerregistry may still fall back to plain
-	// HTTP there for loopback and private addresses.
+	// InsecureRegistries are the registries, as host[:port], that Digest and Inspect may
+	// reach over plain HTTP. They send no plain HTTP request to any other.
 	InsecureRegistries []string
 
 	// puller, when set, is the shared client of WithSharedConnections.
@@ -48,18 +45,11 @@ func (r Resolver) Digest(ctx context.Context, reference string) (string, error) 
 		return reference, nil
 	}
 
-	ref, err := name.NewTag(parsed.Name()+":"+parsed.Tag, name.StrictValidation)
+	ref, err := r.nameReference(parsed)
 	if err != nil {
 		return "", fmt.Errorf("parsing %s: %w", reference, err)
 	}
-	options := []remote.Option{remote.WithContext(ctx)}
-	if r.Keychain != nil {
-		options = append(options, remote.WithAuthFromKeychain(r.Keychain))
-	}
-	if r.Transport != nil {
-		options = append(options, remote.WithTransport(r.Transport))
-	}
-	descriptor, err := remote.Head(ref, options...)
+	descriptor, err := remote.Head(ref, r.remoteOptions(ctx)...)
 	if err != nil {
 		return "", describeError(reference, err)
 	}
