@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make demo: start a local control plane with seeded nodes, build the provider, apply
-# examples/quickstart with Terraform through a dev_overrides CLI configuration, print what it
-# did, show that a second apply changes nothing, and stop the control plane.
+# make demo: start a local control plane with seeded nodes and a loopback registry with the
+# quickstart's images, and build the provider. Then apply examples/quickstart with Terraform
+# through a dev_overrides CLI configuration, print what it did, show that a second apply
+# changes nothing, and stop the control plane and the registry.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,15 +14,22 @@ mkdir -p "$demo/plugins" "$demo/work"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Building what is missing (the first run builds Kubernetes, etcd and Terraform from source)"
-tools/build.sh build etcd kube-apiserver kube-controller-manager kubectl terraform
+tools/build.sh build etcd kube-apiserver kube-controller-manager kubectl terraform registry
 terraform=$(tools/build.sh path terraform)
 kubectl=$(tools/build.sh path kubectl)
 go build -o "$demo/devcluster" ./internal/testcluster/cmd/devcluster
 
-step "Starting the local control plane"
+step "Starting the local control plane and the registry"
 "$demo/devcluster" -dir "$demo/cluster" up
-trap 'step "Stopping the local control plane"; "$demo/devcluster" -dir "$demo/cluster" down' EXIT
+stop_cluster() {
+  step "Stopping the local control plane and the registry"
+  "$demo/devcluster" -dir "$demo/cluster" down
+}
+trap stop_cluster EXIT
 kubeconfig=$demo/cluster/kubeconfig
+# Sets registry_host, registry_ca_file, registry_username and registry_password_file.
+. "$demo/cluster/registry.env"
+echo "Registry: https://$registry_host/ (user $registry_username), with the quickstart's images"
 
 step "Building the provider"
 go build -o "$demo/plugins/terraform-provider-imagedist" .
@@ -45,8 +53,11 @@ RC
 export TF_CLI_CONFIG_FILE=$demo/terraformrc
 export TF_IN_AUTOMATION=1
 export TF_VAR_kubeconfig=$kubeconfig
-# A throwaway password for the demo registry. Terraform keeps it out of the plan output.
-TF_VAR_registry_password=$(head -c 18 /dev/urandom | base64)
+export TF_VAR_release_registry=$registry_host/imagedist-demo
+export TF_VAR_registry_username=$registry_username
+export TF_VAR_registry_ca_file=$registry_ca_file
+# The registry's password, random per start. Terraform keeps it out of the plan output.
+TF_VAR_registry_password=$(<"$registry_password_file")
 export TF_VAR_registry_password
 cp examples/quickstart/*.tf "$demo/work/"
 
@@ -79,7 +90,7 @@ echo
 echo "Registry mirror:"
 "$terraform" -chdir="$demo/work" output -no-color registry_mirror | sed 's/^/  /'
 echo "What the ImageDigestMirrorSet holds on the cluster:"
-"$kubectl" --kubeconfig "$kubeconfig" get imagedigestmirrorset imagedist-demo-quay \
+"$kubectl" --kubeconfig "$kubeconfig" get imagedigestmirrorset imagedist-demo-release \
   -o jsonpath='{.spec}' | sed 's/^/  /'
 echo
 echo
@@ -92,6 +103,10 @@ echo
 echo
 echo "Images pre-pulled by imagedist_image_puller, judged from its own pods:"
 "$terraform" -chdir="$demo/work" output -raw -no-color prepull_table | sed 's/^/  /'
+echo
+echo
+echo "Download size of each pre-pulled image, read from the registry by imagedist_images:"
+"$terraform" -chdir="$demo/work" output -raw -no-color image_sizes | sed 's/^/  /'
 echo
 echo
 echo "Requested images on each worker, then each worker's totals:"

@@ -1,7 +1,9 @@
 # Quickstart: a pull secret linked to service accounts, a registry mirror, image garbage
-# collection on the workers, and the image cache of every worker.
-# `make demo` applies this configuration to a local control plane; to use it on your own
-# cluster, set kubeconfig and registry_password and change the namespace, mirrors and images.
+# collection on the workers, the pre-pull of two release images and their download sizes, and
+# the image cache of every worker.
+# `make demo` applies this configuration to a local control plane and a local registry; to
+# use it on your own cluster, set kubeconfig and registry_password and change the namespace,
+# registries, mirrors and images.
 # On OpenShift, applying imagedist_kubelet_image_gc drains and reboots every worker, one
 # batch at a time: remove it before you try this on a cluster that serves traffic.
 
@@ -18,10 +20,28 @@ variable "kubeconfig" {
   type        = string
 }
 
+variable "release_registry" {
+  description = "Registry host and namespace that the release images come from."
+  type        = string
+  default     = "quay.io/imagedist-demo"
+}
+
+variable "registry_username" {
+  description = "Account on the release registry and its mirror that the nodes pull with."
+  type        = string
+  default     = "ci-bot"
+}
+
 variable "registry_password" {
-  description = "Password of the ci-bot account on registry.example.com."
+  description = "Password of registry_username."
   type        = string
   sensitive   = true
+}
+
+variable "registry_ca_file" {
+  description = "PEM file of the CA that signed the release registry's certificate, if the system does not trust it."
+  type        = string
+  default     = ""
 }
 
 variable "namespace" {
@@ -32,23 +52,34 @@ variable "namespace" {
 
 provider "imagedist" {
   config_path = var.kubeconfig
+  # Trusted, besides the system's CAs, when imagedist_images below reads the release registry.
+  registry_ca_certificates = var.registry_ca_file != "" ? file(var.registry_ca_file) : null
 }
 
-# One secret for two registries. The trailing slash and scheme are normalised away, the way
-# the kubelet matches registry keys, so the next plan shows no diff.
+locals {
+  release_registry_host = split("/", var.release_registry)[0]
+  release_images = {
+    checkout = "${var.release_registry}/checkout:2.4.1"
+    frontend = "${var.release_registry}/frontend:5.2.0"
+  }
+}
+
+# One secret for the release registry and its mirror, with the same account on both. The
+# scheme and trailing slash are normalised away, the way the kubelet matches registry keys,
+# so the next plan shows no diff.
 resource "imagedist_pull_secret" "registries" {
   name      = "registry-credentials"
   namespace = var.namespace
 
   registry {
-    server   = "https://registry.example.com/"
-    username = "ci-bot"
+    server   = "https://${local.release_registry_host}/"
+    username = var.registry_username
     password = var.registry_password
   }
 
   registry {
-    server   = "quay.io"
-    username = "imagedist-demo+puller"
+    server   = "mirror.example.com:5000"
+    username = var.registry_username
     password = var.registry_password
   }
 
@@ -61,13 +92,13 @@ resource "imagedist_pull_secret" "registries" {
   link_service_accounts = ["default", "builder"]
 }
 
-# Digest pulls of the demo images try the internal mirror first and quay.io itself when the
-# mirror fails. Adding digest mirror rules only reloads CRI-O on the nodes.
-resource "imagedist_registry_mirror" "quay" {
-  name = "imagedist-demo-quay"
+# Digest pulls of the release images try the internal mirror first and the release registry
+# itself when the mirror fails. Adding digest mirror rules only reloads CRI-O on the nodes.
+resource "imagedist_registry_mirror" "release" {
+  name = "imagedist-demo-release"
 
   mirror {
-    source               = "quay.io/imagedist-demo"
+    source               = var.release_registry
     mirrors              = ["mirror.example.com:5000/imagedist-demo"]
     mirror_source_policy = "AllowContactingSource"
   }
@@ -96,10 +127,7 @@ resource "imagedist_image_puller" "release" {
   namespace = var.namespace
   name      = "release-images"
 
-  images = {
-    checkout = "quay.io/imagedist-demo/checkout:2.4.1"
-    frontend = "ghcr.io/imagedist-demo/frontend:5.2.0"
-  }
+  images = local.release_images
 
   node_selector = {
     "node-role.kubernetes.io/worker" = ""
@@ -115,11 +143,24 @@ data "imagedist_node_images" "workers" {
   # judges from its own pods instead.
   depends_on = [imagedist_image_puller.release]
   images = [
-    "quay.io/imagedist-demo/checkout:2.4.1",
+    local.release_images.checkout,
     "registry.example.com/payments/api:3.8.2",
-    "ghcr.io/imagedist-demo/frontend:5.2.0",
+    local.release_images.frontend,
     "nginx:1.27",
   ]
+}
+
+# The digest and download size of each pre-pulled image, read from the release registry with
+# the pull secret above, as the nodes pull. An index is described by its linux/amd64 image,
+# the platform of the workers.
+data "imagedist_images" "release" {
+  references = values(local.release_images)
+  platform   = "linux/amd64"
+
+  pull_secret = {
+    namespace = imagedist_pull_secret.registries.namespace
+    name      = imagedist_pull_secret.registries.name
+  }
 }
 
 locals {
@@ -127,10 +168,10 @@ locals {
   node_names = [for node in local.workers.nodes : node.name]
   column     = "%-22s"
 
-  table_header = trimspace(format("%-44s %s", "IMAGE",
+  table_header = trimspace(format("%-46s %s", "IMAGE",
   join("", [for name in local.node_names : format(local.column, name)])))
   table_rows = [
-    for image in local.workers.image_nodes : trimspace(format("%-44s %s", image.reference,
+    for image in local.workers.image_nodes : trimspace(format("%-46s %s", image.reference,
       join("", [
         for name in local.node_names :
         format(local.column, contains(image.node_names, name) ? "cached" : "missing")
@@ -141,6 +182,17 @@ locals {
       node.name, node.container_runtime, node.image_count,
       node.total_size_bytes / 1073741824,
     node.possibly_truncated ? "  (list may be truncated: it is at the kubelet's cap)" : "")
+  ]
+
+  size_format = "%-46s %-24s %-20s %s"
+  size_rows = [
+    for image in data.imagedist_images.release.images : image.error != "" ?
+    format("%-46s lookup failed: %s", image.reference, image.error) :
+    format(local.size_format, image.reference,
+      # An index lists its platforms; a single image names its own.
+      length(image.platforms) > 0 ? join(",", image.platforms[*].platform) : image.platform,
+      substr(image.digest, 0, 19),
+    format("%.1f MiB", image.compressed_size_bytes / 1048576))
   ]
 }
 
@@ -160,9 +212,9 @@ output "linked_service_accounts" {
 output "registry_mirror" {
   description = "The mirror set objects and their rules."
   value = {
-    objects = imagedist_registry_mirror.quay.object_kinds
+    objects = imagedist_registry_mirror.release.object_kinds
     rules = [
-      for rule in imagedist_registry_mirror.quay.mirror :
+      for rule in imagedist_registry_mirror.release.mirror :
       "${rule.source} -> ${join(", ", rule.mirrors)} (${rule.mirror_source_policy})"
     ]
   }
@@ -195,5 +247,13 @@ output "cache_table" {
   description = "Which requested image is cached on which worker, then each worker's totals."
   value = join("\n", concat(
     [local.table_header], local.table_rows, [""], local.node_lines, [""]
+  ))
+}
+
+output "image_sizes" {
+  description = "The platforms, digest and download size of each pre-pulled image."
+  value = join("\n", concat(
+    [format(local.size_format, "IMAGE", "PLATFORMS", "DIGEST", "DOWNLOAD (linux/amd64)")],
+    local.size_rows
   ))
 }

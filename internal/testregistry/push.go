@@ -123,14 +123,26 @@ func (r *Registry) PushScratch(ctx context.Context, repository, tag string) (
 // PushIndex pushes a multi-platform OCI image index to repository:tag and returns its
 // digest. platforms are "os/architecture" or "os/architecture/variant", such as
 // "linux/amd64" or "linux/arm64/v8". Each platform gets an OCI image whose one layer holds
-// random data. With withAttestation, the index also lists one attestation manifest per
-// platform after the images, as BuildKit writes them: platform unknown/unknown, the
-// annotations AnnotationReferenceType and AnnotationReferenceDigest, and one in-toto
-// provenance layer.
+// a file of 4 KiB random data. With withAttestation, the index also lists one attestation
+// manifest per platform after the images, as BuildKit writes them: platform
+// unknown/unknown, the annotations AnnotationReferenceType and AnnotationReferenceDigest,
+// and one in-toto provenance layer.
 func (r *Registry) PushIndex(ctx context.Context, repository, tag string, platforms []string,
 	withAttestation bool) (digest string, err error) {
+	return r.PushIndexWithLayerSize(ctx, repository, tag, platforms, withAttestation,
+		indexLayerSize)
+}
+
+// PushIndexWithLayerSize pushes an index as PushIndex does, with a file of layerSize random
+// bytes in the layer of each platform image. Random data does not compress, so each
+// platform's compressed layer is slightly larger than layerSize.
+func (r *Registry) PushIndexWithLayerSize(ctx context.Context, repository, tag string,
+	platforms []string, withAttestation bool, layerSize int64) (digest string, err error) {
 	if len(platforms) == 0 {
 		return "", fmt.Errorf("no platforms given for the index %s:%s", repository, tag)
+	}
+	if layerSize < 0 {
+		return "", fmt.Errorf("invalid layer size %d: the size must not be negative", layerSize)
 	}
 
 	var images, attestations []mutate.IndexAddendum
@@ -145,7 +157,7 @@ func (r *Registry) PushIndex(ctx context.Context, repository, tag string, platfo
 		}
 		seen[platform.String()] = true
 
-		image, err := platformImage(*platform)
+		image, err := platformImage(*platform, layerSize)
 		if err != nil {
 			return "", err
 		}
@@ -265,9 +277,10 @@ func withPlatform(image v1.Image, platform v1.Platform) (v1.Image, error) {
 	return image, nil
 }
 
-// platformImage returns an OCI image for platform with one layer of random data.
-func platformImage(platform v1.Platform) (v1.Image, error) {
-	layer, err := random.Layer(indexLayerSize, types.OCILayer)
+// platformImage returns an OCI image for platform with one layer that holds a file of
+// layerSize random bytes.
+func platformImage(platform v1.Platform, layerSize int64) (v1.Image, error) {
+	layer, err := random.Layer(layerSize, types.OCILayer)
 	if err != nil {
 		return nil, fmt.Errorf("generating a random layer for %s: %w", platform, err)
 	}

@@ -429,6 +429,40 @@ func TestAccRegistryPushIndex(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("layer size", func(t *testing.T) {
+		const layerSize = 256 << 10
+		digest, err := registry.PushIndexWithLayerSize(ctx, "multi/app", "1.2", platforms[:2],
+			true, layerSize)
+		if err != nil {
+			t.Fatalf("PushIndexWithLayerSize: %v", err)
+		}
+		manifest := readIndex(t, registry, "multi/app", "1.2", digest)
+		if len(manifest.Manifests) != 4 {
+			t.Fatalf("index entries = %d, expected 4", len(manifest.Manifests))
+		}
+		checkPlatformEntries(t, registry, manifest.Manifests[:2], platforms[:2])
+
+		for _, entry := range manifest.Manifests[:2] {
+			image, err := readImage(t, registry, entry.Digest).Manifest()
+			if err != nil {
+				t.Fatalf("Manifest of %s: %v", entry.Digest, err)
+			}
+			if len(image.Layers) != 1 {
+				t.Fatalf("%s layer count = %d, expected 1", entry.Platform, len(image.Layers))
+			}
+			// Random data does not compress, and gzip adds a few hundred bytes at most.
+			if size := image.Layers[0].Size; size < layerSize || size > layerSize+4096 {
+				t.Errorf("%s layer size = %d, expected slightly more than %d",
+					entry.Platform, size, layerSize)
+			}
+		}
+
+		_, err = registry.PushIndexWithLayerSize(ctx, "multi/app", "bad", platforms, false, -1)
+		if err == nil {
+			t.Errorf("PushIndexWithLayerSize with layer size -1 returned no error")
+		}
+	})
 }
 
 // readIndex checks the HEAD digest and media type of repository:tag and returns its index

@@ -14,11 +14,24 @@
 //   - the kubelets (testcluster.Kubelets), which bind DaemonSet pods to their nodes and report
 //     them running with their images pulled, though no container runs.
 //
+// Beside the control plane it runs a distribution registry of package testregistry on
+// 127.0.0.1, with TLS from its own CA and one htpasswd user. It pushes the two images that
+// examples/quickstart pre-pulls:
+//
+//   - imagedist-demo/checkout:2.4.1, a linux/amd64 image of about 12 MiB;
+//   - imagedist-demo/frontend:5.2.0, an index of linux/amd64 and linux/arm64 images of about
+//     6 MiB each, with an attestation manifest for each.
+//
+// While the registry runs, registry.env in the cluster directory assigns its host, CA file,
+// user name and password file to shell variables. registry.password contains the password
+// and is readable by the owner only.
+//
 // The cluster lives in .devcluster/ at the module root unless -dir names another directory.
-// up starts a copy of this program with the serve subcommand in a new session, records its
-// process ID in devcluster.pid and returns once the API server is ready and seeded. down
-// sends that process SIGTERM, and it stops kube-controller-manager, kube-apiserver and etcd
-// in that order. Each up starts an empty cluster: down discards its objects.
+// up starts a copy of this program with the serve subcommand in a new session and records
+// its process ID in devcluster.pid. It returns once the API server is ready and seeded and
+// the registry has the images. down sends that process SIGTERM, and it stops the registry,
+// then kube-controller-manager, kube-apiserver and etcd in that order. Each up starts an
+// empty cluster and an empty registry: down discards their objects and images.
 package main
 
 import (
@@ -220,6 +233,16 @@ func serve(dir string) error {
 		return fmt.Errorf("seeding the cluster: %w", err)
 	}
 
+	registry, err := startRegistry(ctx, dir, logf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := registry.Stop(); err != nil {
+			logf("devcluster: stopping the registry: %v", err)
+		}
+	}()
+
 	client, err := cluster.DynamicClient()
 	if err != nil {
 		return err
@@ -265,7 +288,8 @@ func serve(dir string) error {
 	if err := os.Rename(temporary, filepath.Join(dir, readyFile)); err != nil {
 		return fmt.Errorf("writing the ready file: %w", err)
 	}
-	logf("devcluster: ready at %s; kubeconfig %s", cluster.Host, cluster.KubeconfigPath)
+	logf("devcluster: ready at %s; kubeconfig %s; registry https://%s/", cluster.Host,
+		cluster.KubeconfigPath, registry.Host)
 
 	<-ctx.Done()
 	logf("devcluster: stopping")
@@ -372,7 +396,7 @@ func readyKubeconfig(dir string) (string, bool) {
 }
 
 func removeStateFiles(dir string) {
-	for _, name := range []string{pidFile, readyFile} {
+	for _, name := range []string{pidFile, readyFile, registryEnvFile, registryPasswordFile} {
 		os.Remove(filepath.Join(dir, name))
 	}
 }
