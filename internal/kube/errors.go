@@ -38,6 +38,15 @@ type SettingError struct {
 	Summary string
 	// Detail explains what is wrong and what to do. It never contains a credential.
 	Detail string
+	// NoCluster marks the problem that the settings name no cluster at all: no host, no
+	// kubeconfig file and no in-cluster service account. Operations that need no cluster,
+	// such as image look-ups from a registry, still work then.
+	NoCluster bool
+}
+
+// OnlyNoCluster reports whether problems consists of the NoCluster problem alone.
+func OnlyNoCluster(problems []SettingError) bool {
+	return len(problems) == 1 && problems[0].NoCluster
 }
 
 // Error formats the problem on one line, prefixed with its attribute when it has one.

@@ -28,6 +28,7 @@ func (c Config) loadInCluster(secrets *redactor) (base, []SettingError) {
 			Detail: "Neither host nor config_path is set, and the provider is not running " +
 				"in a Kubernetes pod. Set host to the API server URL, or config_path to a " +
 				"kubeconfig file. The provider never falls back to localhost.",
+			NoCluster: true,
 		}}
 	}
 

@@ -69,7 +69,15 @@ func (p *imagedistProvider) Configure(
 	}
 
 	settings := config.kubeConfig(environment{})
-	for _, problem := range settings.Check() {
+	problems := settings.Check()
+	if kube.OnlyNoCluster(problems) {
+		// Image look-ups and provider functions need no cluster. Resources report the
+		// problem when they plan, and data sources when they read the cluster.
+		tflog.Debug(ctx, "Provider configuration names no cluster; only operations that "+
+			"need none will work")
+		problems = nil
+	}
+	for _, problem := range problems {
 		attribute := problem.Attribute
 		if attribute == "config_path" || attribute == "config_paths" {
 			attribute = config.pathsAttribute()

@@ -131,7 +131,11 @@ func (p *imagedistProvider) Schema(
 			"cache of every node. The connection settings are those of the " +
 			"`hashicorp/kubernetes` provider, with the same `KUBE_*` environment variables. " +
 			"The provider contacts the cluster only when an operation needs it, so a cluster " +
-			"created in the same apply can be configured from that cluster's outputs.",
+			"created in the same apply can be configured from that cluster's outputs. A " +
+			"configuration that only looks images up in registries, with `imagedist_image` " +
+			"or `imagedist_images` and no `pull_secret`, needs no cluster settings at all: " +
+			"every resource, and every read from the cluster, then fails with \"Missing " +
+			"Cluster Address\".",
 		Attributes: map[string]schema.Attribute{
 			"host": schema.StringAttribute{
 				Optional: true,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
@@ -166,6 +167,57 @@ func TestProviderConfigureDoesNotDial(t *testing.T) {
 	}
 	if clientsFromProviderData(resp.DataSourceData, &resp.Diagnostics) == nil {
 		t.Fatal("Configure handed data sources no clients")
+	}
+}
+
+// TestProviderConfigureWithoutCluster checks that settings naming no cluster pass Configure,
+// for image look-ups that need none, and that resources still report the problem.
+func TestProviderConfigureWithoutCluster(t *testing.T) {
+	clearKubeEnvironment(t)
+
+	resp := configureProvider(t, map[string]tftypes.Value{})
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("unexpected diagnostics: %v", resp.Diagnostics)
+	}
+	clients := clientsFromProviderData(resp.ResourceData, &resp.Diagnostics)
+	if clients == nil {
+		t.Fatal("Configure handed resources no clients")
+	}
+
+	var diags diag.Diagnostics
+	requireClusterSettings(clients, &diags)
+	if diags.ErrorsCount() != 1 || diags[0].Summary() != "Missing Cluster Address" {
+		t.Fatalf("requireClusterSettings diagnostics = %v, want one Missing Cluster Address",
+			diags)
+	}
+	if _, err := clients.Kubernetes(); err == nil {
+		t.Error("clients without a cluster built a client")
+	}
+}
+
+// TestProviderConfigureBadSettingsStillFail checks that only the missing cluster is let
+// through: a kubeconfig problem still fails Configure.
+func TestProviderConfigureBadSettingsStillFail(t *testing.T) {
+	clearKubeEnvironment(t)
+
+	resp := configureProvider(t, map[string]tftypes.Value{
+		"config_path": stringValue(filepath.Join(t.TempDir(), "missing")),
+	})
+	if !resp.Diagnostics.HasError() {
+		t.Fatal("Configure accepted a kubeconfig file that does not exist")
+	}
+}
+
+func TestRequireClusterSettingsWithCluster(t *testing.T) {
+	clearKubeEnvironment(t)
+	resp := configureProvider(t, map[string]tftypes.Value{
+		"host":  stringValue("https://127.0.0.1:1"),
+		"token": stringValue("configure-token-value"),
+	})
+	var diags diag.Diagnostics
+	requireClusterSettings(clientsFromProviderData(resp.ResourceData, &diags), &diags)
+	if diags.HasError() {
+		t.Errorf("requireClusterSettings with a host = %v, want no error", diags)
 	}
 }
 

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -89,6 +90,22 @@ func dynamicClient(clients *kube.Clients, diags *diag.Diagnostics) dynamic.Inter
 		return nil
 	}
 	return client
+}
+
+// requireClusterSettings adds the error of cluster settings that name no cluster at all. Every
+// resource calls it when it plans, because a resource always needs the cluster, while
+// Configure lets such settings pass for the operations that need none. It sends no request.
+func requireClusterSettings(clients *kube.Clients, diags *diag.Diagnostics) {
+	if clients == nil {
+		return
+	}
+	_, err := clients.REST()
+	var problems kube.SettingErrors
+	if errors.As(err, &problems) && kube.OnlyNoCluster(problems) {
+		// The attribute belongs to the provider block, which a resource's diagnostic
+		// cannot point at, so the error names no attribute.
+		diags.AddError(problems[0].Summary, problems[0].Detail)
+	}
 }
 
 // checkConfigured reports a CRUD call that reached a resource before Configure gave it

@@ -1,12 +1,20 @@
 package provider
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
 )
 
 // testAccProviderFactories serves the provider in-process to the Terraform or OpenTofu binary
@@ -60,5 +68,65 @@ data "imagedist_node_images" "all" {}
 `,
 			ExpectError: regexp.MustCompile(`no-such-context`),
 		}},
+	})
+}
+
+// TestAccProviderWithoutCluster runs an image look-up with a provider block that names no
+// cluster, as a CI job that only reads image sizes would, and checks that a resource in the
+// same configuration still fails at plan time.
+func TestAccProviderWithoutCluster(t *testing.T) {
+	env := newImageLookupEnv(t)
+	digest, err := env.registry.PushRandom(context.Background(), "team/no-cluster", "1", 1, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	document, err := dockerconfig.Encode([]dockerconfig.Entry{{
+		Server: env.registry.Host, Username: env.registry.Username,
+		Password: env.registry.Password,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(authFile, document, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clearKubeEnvironment(t)
+	lookup := fmt.Sprintf(`
+provider "imagedist" {
+  registry_ca_certificates = %q
+  registry_auth_file       = %q
+}
+
+data "imagedist_image" "test" {
+  reference = %q
+}
+`, env.caPEM, authFile, env.reference("team/no-cluster:1"))
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: lookup,
+				ConfigStateChecks: []statecheck.StateCheck{
+					imageState("digest", knownvalue.StringExact(digest)),
+				},
+			},
+			{
+				Config: lookup + `
+resource "imagedist_pull_secret" "test" {
+  namespace = "default"
+  name      = "registry"
+
+  registry {
+    server   = "registry.example.com"
+    username = "ci"
+    password = "token"
+  }
+}
+`,
+				ExpectError: wrappedText(`Missing Cluster Address.*Neither host nor config_path`),
+			},
+		},
 	})
 }

@@ -156,6 +156,9 @@ func (r *clusterPullSecretResource) ConfigValidators(
 func (r *clusterPullSecretResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
+	if !req.Plan.Raw.IsNull() {
+		requireClusterSettings(r.clients, &resp.Diagnostics)
+	}
 	if req.Plan.Raw.IsNull() {
 		return
 	}

@@ -329,6 +329,9 @@ func validateNodeAffinity(ctx context.Context, config imagePullerModel, diags *d
 func (r *imagePullerResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
+	if !req.Plan.Raw.IsNull() {
+		requireClusterSettings(r.clients, &resp.Diagnostics)
+	}
 	if req.Plan.Raw.IsNull() {
 		return
 	}

@@ -282,6 +282,9 @@ func (equivalentDurationModifier) PlanModifyString(_ context.Context,
 func (r *kubeletImageGCResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
+	if !req.Plan.Raw.IsNull() {
+		requireClusterSettings(r.clients, &resp.Diagnostics)
+	}
 	var plan, state kubeletImageGCModel
 	if !req.Plan.Raw.IsNull() {
 		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)

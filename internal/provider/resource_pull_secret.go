@@ -70,6 +70,9 @@ func (r *pullSecretResource) Configure(
 func (r *pullSecretResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
+	if !req.Plan.Raw.IsNull() {
+		requireClusterSettings(r.clients, &resp.Diagnostics)
+	}
 	if req.Plan.Raw.IsNull() {
 		return
 	}

@@ -54,6 +54,9 @@ func (r *registryMirrorResource) Configure(
 func (r *registryMirrorResource) ModifyPlan(
 	ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 ) {
+	if !req.Plan.Raw.IsNull() {
+		requireClusterSettings(r.clients, &resp.Diagnostics)
+	}
 	if req.Plan.Raw.IsNull() {
 		return
 	}
