@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -56,15 +57,44 @@ func (p *imagedistProvider) Configure(
 	}
 
 	data := &providerData{}
-	unknown := config.unknownAttributes()
-	if len(unknown) > 0 {
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	p.configureRegistries(ctx, config, data, &resp.Diagnostics)
+	p.configureCluster(ctx, config, data, &resp.Diagnostics)
+}
+
+// configureRegistries sets up image look-ups from registries. They need no cluster, so they
+// are set up even when the cluster settings are not known yet.
+func (p *imagedistProvider) configureRegistries(ctx context.Context, config providerModel,
+	data *providerData, diags *diag.Diagnostics) {
+	if unknown := config.unknownRegistryAttributes(); len(unknown) > 0 {
+		// Look-ups then report that the settings are not known yet, and run during apply.
+		tflog.Debug(ctx, "Registry settings have unknown values; look-ups are deferred",
+			map[string]any{"unknown_attributes": unknown})
+		return
+	}
+	transport, err := registry.NewTransport(config.RegistryCACertificates.ValueString())
+	if err != nil {
+		diags.AddAttributeError(attributePath("registry_ca_certificates"),
+			"Invalid Registry CA Certificates",
+			fmt.Sprintf("registry_ca_certificates must hold PEM-encoded certificates, such as "+
+				"the content of a ca.crt file: %v.", err))
+		return
+	}
+	data.registryTransport = transport
+	config.configureRegistryAccess(environment{}, data, diags)
+}
+
+// configureCluster checks the connection settings offline and hands out a client set that
+// dials the cluster only on first use.
+func (p *imagedistProvider) configureCluster(ctx context.Context, config providerModel,
+	data *providerData, diags *diag.Diagnostics) {
+	if unknown := config.unknownClusterAttributes(); len(unknown) > 0 {
 		// A cluster created in the same apply: never fall back to defaults for an unknown
 		// value, because that would point the provider at another cluster.
 		tflog.Debug(ctx, "Provider configuration has unknown values; clients are deferred",
 			map[string]any{"unknown_attributes": unknown})
 		data.clients = kube.NewDeferredClients(unknown)
-		resp.DataSourceData = data
-		resp.ResourceData = data
 		return
 	}
 
@@ -82,38 +112,21 @@ func (p *imagedistProvider) Configure(
 		if attribute == "config_path" || attribute == "config_paths" {
 			attribute = config.pathsAttribute()
 		}
-		resp.Diagnostics.AddAttributeError(attributePath(attribute),
-			problem.Summary, problem.Detail)
+		diags.AddAttributeError(attributePath(attribute), problem.Summary, problem.Detail)
 	}
-	if resp.Diagnostics.HasError() {
+	if diags.HasError() {
 		return
 	}
 	if settings.Insecure {
-		resp.Diagnostics.AddAttributeWarning(attributePath("insecure"),
+		diags.AddAttributeWarning(attributePath("insecure"),
 			"TLS Verification Disabled",
 			"The provider does not verify the API server's certificate, so a machine in the "+
 				"network path could read and change what the provider sends, including "+
 				"registry credentials. Set cluster_ca_certificate instead where possible.")
 	}
 
-	transport, err := registry.NewTransport(config.RegistryCACertificates.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(attributePath("registry_ca_certificates"),
-			"Invalid Registry CA Certificates",
-			fmt.Sprintf("registry_ca_certificates must hold PEM-encoded certificates, such as "+
-				"the content of a ca.crt file: %v.", err))
-		return
-	}
-	data.registryTransport = transport
-	config.configureRegistryAccess(environment{}, data, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-
 	tflog.Debug(ctx, "Configured cluster connection", connectionLogFields(settings))
 	data.clients = kube.NewClients(settings, "terraform-provider-imagedist/"+p.version)
-	resp.DataSourceData = data
-	resp.ResourceData = data
 }
 
 func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resource {

@@ -156,10 +156,12 @@ func (p *imagedistProvider) Schema(
 			"registry_ca_certificates": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "PEM-encoded CA certificates that the provider trusts, " +
-					"besides the system's, when it looks images up in registries itself, " +
-					"as `imagedist_image_puller` does with `resolve_digests`. Set it for a " +
-					"registry whose certificate an internal CA signed. The cluster's nodes " +
-					"need their own trust configuration.",
+					"besides the system's, for the registries it contacts itself: in " +
+					"`imagedist_image`, `imagedist_images` and the `resolve_digests` " +
+					"look-ups of `imagedist_image_puller`. Set it to the CA certificate, " +
+					"such as the content of a `ca.crt` file, when a private CA signed a " +
+					"registry's certificate. It does not change what the cluster's nodes " +
+					"trust, which their own configuration sets.",
 			},
 			"registry_auth_file": schema.StringAttribute{
 				Optional: true,
@@ -289,9 +291,9 @@ func (p *imagedistProvider) ConfigValidators(_ context.Context) []provider.Confi
 	}
 }
 
-// unknownAttributes lists the attributes whose values are not known yet, as when the cluster
-// is created in the same apply.
-func (m *providerModel) unknownAttributes() []string {
+// unknownClusterAttributes returns the names of the cluster connection settings whose values
+// are not known yet, as when the cluster is created in the same apply.
+func (m *providerModel) unknownClusterAttributes() []string {
 	var unknown []string
 	for _, setting := range stringSettings {
 		if setting.value(m).IsUnknown() {
@@ -310,6 +312,13 @@ func (m *providerModel) unknownAttributes() []string {
 	if m.Exec.IsUnknown() || containsUnknownDeep(m.Exec) {
 		unknown = append(unknown, "exec")
 	}
+	return unknown
+}
+
+// unknownRegistryAttributes returns the names of the registry settings whose values are not
+// known yet.
+func (m *providerModel) unknownRegistryAttributes() []string {
+	var unknown []string
 	if m.RegistryCACertificates.IsUnknown() {
 		unknown = append(unknown, "registry_ca_certificates")
 	}
@@ -497,4 +506,5 @@ func (m *providerModel) configureRegistryAccess(env environment, data *providerD
 		return
 	}
 	data.registryAuth = config
+	data.registryAuthSource = fmt.Sprintf("the docker config file %s (set by %s)", file, source)
 }

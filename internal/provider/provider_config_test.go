@@ -153,6 +153,28 @@ func TestProviderConfigureUnknownHostDefers(t *testing.T) {
 	if !strings.Contains(err.Error(), "host") || !strings.Contains(err.Error(), "token") {
 		t.Errorf("error %q does not name the unknown attributes", err)
 	}
+	// Image look-ups need no cluster, so they are set up all the same.
+	if registryTransportFromProviderData(resp.DataSourceData) == nil {
+		t.Error("Configure set up no registry transport while the cluster is unknown")
+	}
+}
+
+func TestProviderConfigureUnknownRegistrySettingsDefer(t *testing.T) {
+	clearKubeEnvironment(t)
+	resp := configureProvider(t, map[string]tftypes.Value{
+		"host":                     stringValue("https://127.0.0.1:1"),
+		"token":                    stringValue("configure-token-value"),
+		"registry_ca_certificates": unknownString(),
+	})
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("unexpected diagnostics: %v", resp.Diagnostics)
+	}
+	if registryTransportFromProviderData(resp.DataSourceData) != nil {
+		t.Error("Configure set up a registry transport without the CA certificates")
+	}
+	if _, err := clientsFromProviderData(resp.ResourceData, &resp.Diagnostics).REST(); err != nil {
+		t.Errorf("the cluster clients failed while only a registry setting is unknown: %v", err)
+	}
 }
 
 func TestProviderConfigureDoesNotDial(t *testing.T) {
