@@ -152,6 +152,13 @@ func checkReferenceText(s string) error {
 		return referenceError(s, ErrEmpty, "the reference is empty. Set an image such as "+
 			"\"nginx:1.27\" or \"quay.io/org/app@sha256:...\"")
 	}
+	// User info is checked first because it may hold a password, which no other message
+	// may repeat.
+	if redacted := RedactUserInfo(s); redacted != s {
+		return referenceError(redacted, ErrUserInfo, "an image reference has no user info "+
+			"before \"@\". Remove it: credentials come from pull secrets or the registry "+
+			"auth file")
+	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
 		return referenceError(s, ErrWhitespace, "remove the whitespace it contains")
 	}
@@ -343,4 +350,21 @@ func isLowerHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// RedactUserInfo returns s with user info, such as "user:password@" before a registry host,
+// replaced by "REDACTED@", for an image reference that is about to be quoted in a message.
+// Only an "@" before the first "/" is user info: in "nginx@sha256:..." it starts a digest.
+// Text without user info is returned unchanged.
+func RedactUserInfo(s string) string {
+	rest := s
+	if _, afterScheme, found := strings.Cut(s, "://"); found {
+		rest = afterScheme
+	}
+	host, path, hasPath := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(host, '@')
+	if at < 0 || !hasPath {
+		return s
+	}
+	return s[:len(s)-len(rest)] + "REDACTED" + host[at:] + "/" + path
 }

@@ -352,3 +352,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactUserInfo(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"user:hunter2@registry.example.com/app:1", "REDACTED@registry.example.com/app:1"},
+		{"https://user:hunter2@registry.example.com/app", "https://REDACTED@registry.example.com/app"},
+		{"a@b@registry.example.com/app", "REDACTED@registry.example.com/app"},
+		{"nginx@sha256:" + strings.Repeat("a", 64), "nginx@sha256:" + strings.Repeat("a", 64)},
+		{"quay.io/org/app@sha256:abc", "quay.io/org/app@sha256:abc"},
+		{"registry.example.com/app:1", "registry.example.com/app:1"},
+	}
+	for _, tt := range tests {
+		if got := RedactUserInfo(tt.in); got != tt.want {
+			t.Errorf("RedactUserInfo(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseUserInfoNotEchoed(t *testing.T) {
+	for _, reference := range []string{
+		"user:hunter2@registry.example.com/app:1",
+		"https://user:hunter2@registry.example.com/app:1",
+		"user:hunter2@registry.example.com/app with space",
+	} {
+		_, err := Parse(reference)
+		if !errors.Is(err, ErrUserInfo) {
+			t.Errorf("Parse(%q) error = %v, want ErrUserInfo", reference, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Parse(%q) error repeats the password: %v", reference, err)
+		}
+	}
+}

@@ -506,5 +506,4 @@ func (m *providerModel) configureRegistryAccess(env environment, data *providerD
 		return
 	}
 	data.registryAuth = config
-	data.registryAuthSource = fmt.Sprintf("the docker config file %s (set by %s)", file, source)
 }
