@@ -290,7 +290,7 @@ func (r *clusterPullSecretResource) Read(
 			resp.Diagnostics.AddError("Unable to Import Registry Entry",
 				fmt.Sprintf("The global pull secret %s has no entry for registry %q. It has "+
 					"entries for %s. Import one of those, or let Terraform create the entry.",
-					globalPullSecretID(), key, quotedList(entryKeys(document.Entries()))))
+					globalPullSecretID(), key, shownKeys(entryKeys(document.Entries()))))
 			return
 		}
 		tflog.Info(ctx, "Registry entry not found in the global pull secret, removing it "+
@@ -561,6 +561,27 @@ func removeGlobalEntries(document *dockerconfig.Config, key string) (bool, error
 		}
 	}
 	return len(found) > 0, nil
+}
+
+// maxShownKeys caps how many registry keys a message lists, for a pull secret with thousands
+// of entries.
+const maxShownKeys = 20
+
+// shownKeys returns the registry keys of a pull secret for a message: quoted, with any user
+// info replaced by "REDACTED", at most maxShownKeys of them and then how many more there are.
+func shownKeys(keys []string) string {
+	shown := make([]string, 0, min(len(keys), maxShownKeys))
+	for _, key := range keys[:min(len(keys), maxShownKeys)] {
+		if at := strings.LastIndexByte(key, '@'); at >= 0 {
+			key = "REDACTED" + key[at:]
+		}
+		shown = append(shown, key)
+	}
+	text := quotedList(shown)
+	if len(keys) > maxShownKeys {
+		text += fmt.Sprintf(" and %d more", len(keys)-maxShownKeys)
+	}
+	return text
 }
 
 // quotedList returns the values quoted and separated by commas, or "none".

@@ -833,3 +833,23 @@ func TestEditGlobalPullSecretRetriesConflicts(t *testing.T) {
 		t.Errorf("entries = %v, want %v", keys, want)
 	}
 }
+
+func TestShownKeysCapsAndRedacts(t *testing.T) {
+	keys := []string{"https://user:hunter2@quay.io/"}
+	for i := range 30 {
+		keys = append(keys, fmt.Sprintf("r%d.example.com", i))
+	}
+	text := shownKeys(keys)
+	if strings.Contains(text, "hunter2") {
+		t.Errorf("shownKeys repeats the password: %s", text)
+	}
+	if !strings.Contains(text, `"REDACTED@quay.io/"`) {
+		t.Errorf("shownKeys = %s, want the first key with REDACTED user info", text)
+	}
+	if !strings.HasSuffix(text, " and 11 more") {
+		t.Errorf("shownKeys = %s, want it to end with the count of keys left out", text)
+	}
+	if got := shownKeys(nil); got != "none" {
+		t.Errorf("shownKeys(nil) = %q, want none", got)
+	}
+}
