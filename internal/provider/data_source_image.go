@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
@@ -40,18 +40,6 @@ type imageLookups struct {
 	transport          http.RoundTripper
 	fileKeychain       authn.Keychain
 	insecureRegistries []string
-}
-
-// imageCredentialsModel contains the credential inputs that both image data sources share.
-type imageCredentialsModel struct {
-	PullSecret          types.Object `tfsdk:"pull_secret"`
-	UseGlobalPullSecret types.Bool   `tfsdk:"use_global_pull_secret"`
-}
-
-// pullSecretRefModel is the pull_secret object.
-type pullSecretRefModel struct {
-	Namespace types.String `tfsdk:"namespace"`
-	Name      types.String `tfsdk:"name"`
 }
 
 // imageInfoModel contains the attributes that describe one looked-up image, other than its
@@ -110,7 +98,9 @@ func imageLookupsFromProviderData(data any, diags *diag.Diagnostics) imageLookup
 		insecureRegistries: configured.insecureRegistries,
 	}
 	if configured.registryAuth != nil {
-		lookups.fileKeychain = registry.NewKeychain(configured.registryAuth)
+		lookups.fileKeychain = registry.NewNamedKeychain(registry.CredentialSource{
+			Name: configured.registryAuthSource, Config: configured.registryAuth,
+		})
 	}
 	return lookups
 }
@@ -153,42 +143,6 @@ func (d *imageDataSource) Schema(
 			"with its own size. The provider sends the requests itself; nodes are not " +
 			"involved.\n\n" + imageCredentialsDescription,
 		Attributes: attributes,
-	}
-}
-
-// imageCredentialsDescription explains where both image data sources take credentials from.
-const imageCredentialsDescription = "Credentials come from `pull_secret`, or from the " +
-	"cluster's global pull secret with `use_global_pull_secret`, or else from the " +
-	"provider's `registry_auth_file`; without any of them, images are looked up " +
-	"anonymously. Reading a pull secret needs `get` on `secrets` in its namespace."
-
-func imageCredentialAttributes() map[string]schema.Attribute {
-	return map[string]schema.Attribute{
-		"pull_secret": schema.SingleNestedAttribute{
-			Optional: true,
-			MarkdownDescription: "A pull secret in the cluster, of type " +
-				"`kubernetes.io/dockerconfigjson` or `kubernetes.io/dockercfg`, whose " +
-				"credentials the look-up uses. Conflicts with `use_global_pull_secret`.",
-			Attributes: map[string]schema.Attribute{
-				"namespace": schema.StringAttribute{
-					Required:            true,
-					MarkdownDescription: "The namespace of the Secret.",
-					Validators:          []validator.String{dns1123LabelValidator()},
-				},
-				"name": schema.StringAttribute{
-					Required:            true,
-					MarkdownDescription: "The name of the Secret.",
-					Validators:          []validator.String{dns1123SubdomainValidator()},
-				},
-			},
-		},
-		"use_global_pull_secret": schema.BoolAttribute{
-			Optional: true,
-			MarkdownDescription: "Whether to look up with the credentials of OpenShift's " +
-				"global pull secret, `" + globalPullSecretNamespace + "/" +
-				globalPullSecretName + "`, which the nodes pull with. Conflicts with " +
-				"`pull_secret`.",
-		},
 	}
 }
 
@@ -273,16 +227,6 @@ func (d *imageDataSource) ValidateConfig(
 	credentials.validate(&resp.Diagnostics)
 }
 
-// validate rejects pull_secret together with use_global_pull_secret = true.
-func (m imageCredentialsModel) validate(diags *diag.Diagnostics) {
-	if !m.PullSecret.IsNull() && m.UseGlobalPullSecret.ValueBool() {
-		diags.AddAttributeError(path.Root("use_global_pull_secret"),
-			"Conflicting Image Credentials",
-			"Set either pull_secret or use_global_pull_secret = true, not both: a look-up "+
-				"uses the credentials of one pull secret.")
-	}
-}
-
 func (d *imageDataSource) Read(
 	ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse,
 ) {
@@ -303,9 +247,7 @@ func (d *imageDataSource) Read(
 	info, err := resolver.Inspect(ctx, reference, platform)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("reference"), "Unable to Look Up Image",
-			fmt.Sprintf("The provider could not read %s from its registry. Check the "+
-				"reference, the platform and the credentials.\n\n%s", reference,
-				redact(err.Error())))
+			lookupErrorDetail(reference, err))
 		return
 	}
 
@@ -314,6 +256,22 @@ func (d *imageDataSource) Read(
 		model.Platform = types.StringValue(info.Platform.String())
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &model)...)
+}
+
+// lookupErrorDetail describes what failed in a look-up of reference and what to do, with
+// the underlying error on its own line.
+func lookupErrorDetail(reference string, err error) string {
+	var failure *registry.LookupError
+	if !errors.As(err, &failure) {
+		return fmt.Sprintf("Reading %s from its registry failed. Check the reference.\n\n%s",
+			reference, redact(err.Error()))
+	}
+	detail := fmt.Sprintf("Reading %s from its registry failed: %s. %s", reference,
+		failure.Problem, failure.Advice)
+	if failure.Cause != "" {
+		detail += "\n\n" + failure.Cause
+	}
+	return redact(detail)
 }
 
 // configuredPlatform returns the platform of a validated platform attribute, or nil.
@@ -327,58 +285,6 @@ func configuredPlatform(value types.String) *registry.Platform {
 		return nil
 	}
 	return &platform
-}
-
-// resolver returns a registry resolver with the credentials that credentials select: a pull
-// secret in the cluster, the global pull secret, else the provider's registry_auth_file.
-func (l imageLookups) resolver(ctx context.Context, credentials imageCredentialsModel,
-	diags *diag.Diagnostics) registry.Resolver {
-	if l.transport == nil {
-		diags.AddError("Provider Configuration Unknown",
-			"The provider's registry settings depend on values that are not known yet, so "+
-				"images cannot be looked up now. Terraform reads this data source again "+
-				"during apply.")
-		return registry.Resolver{}
-	}
-	resolver := registry.Resolver{
-		Keychain: l.fileKeychain, Transport: l.transport,
-		InsecureRegistries: l.insecureRegistries,
-	}
-
-	namespace, name, at := "", "", path.Root("pull_secret")
-	switch {
-	case !credentials.PullSecret.IsNull():
-		var secret pullSecretRefModel
-		diags.Append(credentials.PullSecret.As(ctx, &secret, basetypes.ObjectAsOptions{})...)
-		namespace, name = secret.Namespace.ValueString(), secret.Name.ValueString()
-	case credentials.UseGlobalPullSecret.ValueBool():
-		namespace, name = globalPullSecretNamespace, globalPullSecretName
-		at = path.Root("use_global_pull_secret")
-	default:
-		return resolver
-	}
-
-	client := kubernetesClient(l.clients, diags)
-	if client == nil || diags.HasError() {
-		return resolver
-	}
-	tflog.Debug(ctx, "Reading pull secret", map[string]any{"namespace": namespace,
-		"name": name})
-	keychain, missing, err := pullSecretKeychain(ctx, client, namespace, []string{name})
-	if len(missing) > 0 {
-		diags.AddAttributeError(at, "Pull Secret Not Found",
-			fmt.Sprintf("Secret %q in namespace %q does not exist. Create it, or name "+
-				"another pull secret.", name, namespace))
-		return resolver
-	}
-	if err != nil {
-		addAttributeAPIError(diags, at, "Unable to Read Pull Secret",
-			fmt.Sprintf("Reading Secret %q in namespace %q failed. Check the provider's "+
-				"permission to get secrets there.", name, namespace), err)
-		return resolver
-	}
-	resolver.Keychain = keychain
-	return resolver
 }
 
 // Attribute types of the nested objects in imageInfoAttributes.

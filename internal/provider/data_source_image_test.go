@@ -90,27 +90,39 @@ func newImageLookupEnv(t *testing.T) *imageLookupEnv {
 
 func (e *imageLookupEnv) createPullSecret(secretName, password string) {
 	e.t.Helper()
-	document, err := dockerconfig.Encode([]dockerconfig.Entry{{
+	e.createSecret(secretName, corev1.SecretTypeDockerConfigJson, dockerconfig.Entry{
 		Server: e.registry.Host, Username: e.registry.Username, Password: password,
-	}})
+	})
+}
+
+// createSecret creates a Secret of secretType whose .dockerconfigjson key contains entries.
+func (e *imageLookupEnv) createSecret(secretName string, secretType corev1.SecretType,
+	entries ...dockerconfig.Entry) {
+	e.t.Helper()
+	document, err := dockerconfig.Encode(entries)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: secretName},
-		Type:       corev1.SecretTypeDockerConfigJson,
+		Type:       secretType,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: document},
 	}
 	_, err = e.client.CoreV1().Secrets(e.namespace).Create(context.Background(), secret,
 		metav1.CreateOptions{})
 	if err != nil {
-		e.t.Fatalf("creating the pull secret %s: %v", secretName, err)
+		e.t.Fatalf("creating the Secret %s: %v", secretName, err)
 	}
 }
 
 // config returns a configuration with the provider block and one imagedist_image or
 // imagedist_images data source named test, with the pull secret secretName.
 func (e *imageLookupEnv) config(dataSource, secretName, body string) string {
+	return e.configWithCA(e.caPEM, dataSource, secretName, body)
+}
+
+// configWithCA is config with the provider's registry_ca_certificates set to caPEM.
+func (e *imageLookupEnv) configWithCA(caPEM, dataSource, secretName, body string) string {
 	return fmt.Sprintf(`
 provider "imagedist" {
   registry_ca_certificates = %q
@@ -123,7 +135,7 @@ data %q "test" {
   }
 %s
 }
-`, e.caPEM, dataSource, e.namespace, secretName, body)
+`, caPEM, dataSource, e.namespace, secretName, body)
 }
 
 func (e *imageLookupEnv) reference(repositoryTag string) string {
@@ -281,7 +293,7 @@ func TestAccImageDataPlatformSelection(t *testing.T) {
 				Config: env.config("imagedist_image", "registry",
 					reference+`  platform = "linux/s390x"`),
 				ExpectError: wrappedText(`Unable to Look Up Image.*no image for platform ` +
-					`linux/s390x; it has linux/amd64, linux/arm64/v8`),
+					`linux/s390x, only for linux/amd64, linux/arm64/v8.*Set platform`),
 			},
 			{
 				Config: env.config("imagedist_image", "registry",
@@ -325,13 +337,25 @@ func TestAccImageDataTagAndDigest(t *testing.T) {
 	})
 }
 
-// A wrong password fails with the HTTP status, and a missing tag or pull secret fails with
-// its own message.
+// A wrong password names the pull secret it came from. A pull secret without an entry for
+// the registry lists the entries it has. An Opaque Secret is rejected by its type. A missing
+// tag or pull secret fails with its own message.
 func TestAccImageDataLookupErrors(t *testing.T) {
 	env := newImageLookupEnv(t)
 	_, err := env.registry.PushRandom(context.Background(), "team/app", "1", 1, 256)
 	if err != nil {
 		t.Fatal(err)
+	}
+	env.createSecret("other", corev1.SecretTypeDockerConfigJson, dockerconfig.Entry{
+		Server: "quay.io", Username: "robot", Password: wrongPassword,
+	})
+	env.createSecret("opaque", corev1.SecretTypeOpaque, dockerconfig.Entry{
+		Server: env.registry.Host, Username: env.registry.Username,
+		Password: env.registry.Password,
+	})
+	// secret matches the name of a Secret of the namespace across a wrapped line.
+	secret := func(name string) string {
+		return `Secret\s+` + regexp.QuoteMeta(fmt.Sprintf(`"%s/%s"`, env.namespace, name))
 	}
 
 	tfresource.Test(t, tfresource.TestCase{
@@ -340,13 +364,28 @@ func TestAccImageDataLookupErrors(t *testing.T) {
 			{
 				Config: env.config("imagedist_image", "wrong",
 					`  reference = "`+env.reference("team/app:1")+`"`),
-				ExpectError: wrappedText(`Unable to Look Up Image.*rejected the ` +
-					`credentials.*HTTP 401`),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Look Up Image.*rejected the\s+` +
+					`credentials\s+for\s+` + regexp.QuoteMeta(env.registry.Host) +
+					`\s+from\s+` + secret("wrong") + `.*HTTP 401`),
+			},
+			{
+				Config: env.config("imagedist_image", "other",
+					`  reference = "`+env.reference("team/app:1")+`"`),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Look Up Image.*` +
+					secret("other") + `\s+has\s+no\s+entry\s+for.*entries\s+for\s+` +
+					`"quay.io"\s+only`),
+			},
+			{
+				Config: env.config("imagedist_image", "opaque",
+					`  reference = "`+env.reference("team/app:1")+`"`),
+				ExpectError: regexp.MustCompile(`(?s)Invalid Pull Secret.*` +
+					secret("opaque") + `.*type\s+"Opaque"`),
 			},
 			{
 				Config: env.config("imagedist_image", "registry",
 					`  reference = "`+env.reference("team/app:2")+`"`),
-				ExpectError: wrappedText(`Unable to Look Up Image.*no such tag`),
+				ExpectError: wrappedText(`Unable to Look Up Image.*no tag "2" in ` +
+					`repository team/app`),
 			},
 			{
 				Config: env.config("imagedist_image", "absent",
@@ -407,7 +446,7 @@ func TestAccImagesDataBatch(t *testing.T) {
 				elementState(1, "platforms", knownvalue.ListSizeExact(2)),
 				elementState(2, "reference", knownvalue.StringExact(references[2])),
 				elementState(2, "error", knownvalue.StringRegexp(wrappedText(
-					`team/missing:1.*no such tag`))),
+					`team/missing:1.*no tag "1" in repository team/missing`))),
 				elementState(2, "digest", knownvalue.Null()),
 				elementState(3, "digest", knownvalue.StringExact(single)),
 				elementState(3, "error", knownvalue.StringExact("")),
@@ -471,6 +510,16 @@ func TestAccImageDataAuthFile(t *testing.T) {
 	if err := os.WriteFile(authFile, document, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	otherDocument, err := dockerconfig.Encode([]dockerconfig.Entry{{
+		Server: "quay.io", Username: "robot", Password: wrongPassword,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherFile := t.TempDir() + "/other.json"
+	if err := os.WriteFile(otherFile, otherDocument, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	config := func(authSetting string) string {
 		return fmt.Sprintf(`
 provider "imagedist" {
@@ -488,8 +537,15 @@ data "imagedist_image" "test" {
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []tfresource.TestStep{
 			{
-				Config:      config(""),
-				ExpectError: wrappedText(`Unable to Look Up Image.*HTTP 401`),
+				Config: config(""),
+				ExpectError: wrappedText(`Unable to Look Up Image.*requires credentials, ` +
+					`and the look-up had none.*HTTP 401`),
+			},
+			{
+				Config: config(fmt.Sprintf("  registry_auth_file = %q", otherFile)),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Look Up Image.*the\s+docker\s+` +
+					`config\s+file\s+` + regexp.QuoteMeta(otherFile) + `\s+\(set\s+by\s+` +
+					`registry_auth_file\)\s+has\s+no\s+entry`),
 			},
 			{
 				Config: config(fmt.Sprintf("  registry_auth_file = %q", authFile)),
@@ -565,8 +621,77 @@ func TestAccImagesDataRegistryDown(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(imagesAddress,
 					tfjsonpath.New("images").AtSliceIndex(0).AtMapKey("error"),
-					knownvalue.StringRegexp(regexp.MustCompile(`connection refused`))),
+					knownvalue.StringRegexp(regexp.MustCompile(
+						`is unreachable.*connection refused`))),
 			},
 		}},
 	})
+}
+
+// A registry whose certificate comes from a CA that the provider does not trust is reported
+// with registry_ca_certificates as the fix, not insecure_registries, although the registry
+// is on loopback, where go-containerregistry also tries plain HTTP.
+func TestAccImageDataUntrustedCertificate(t *testing.T) {
+	env := newImageLookupEnv(t)
+	_, err := env.registry.PushRandom(context.Background(), "team/app", "1", 1, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reference := `  reference = "` + env.reference("team/app:1") + `"`
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{
+			{
+				Config: env.configWithCA("", "imagedist_image", "registry", reference),
+				ExpectError: wrappedText(`Unable to Look Up Image.*signed by a CA that ` +
+					`the provider does not trust.*registry_ca_certificates.*x509: ` +
+					`certificate signed by unknown authority`),
+			},
+			{
+				Config: env.config("imagedist_image", "registry", reference),
+				ConfigStateChecks: []statecheck.StateCheck{
+					imageState("tag", knownvalue.StringExact("1")),
+				},
+			},
+		},
+	})
+}
+
+// An empty references list, as a computed list often is, gives an empty images list.
+func TestAccImagesDataEmptyReferences(t *testing.T) {
+	env := newImageLookupEnv(t)
+
+	tfresource.Test(t, tfresource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []tfresource.TestStep{{
+			Config: env.config("imagedist_images", "registry", "  references = []"),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(imagesAddress, tfjsonpath.New("images"),
+					knownvalue.ListSizeExact(0)),
+			},
+		}},
+	})
+}
+
+// The detail of a failed look-up gives the failure and its own advice, then the registry's
+// error on its own line, in place of one generic piece of advice for every failure.
+func TestLookupErrorDetailAdvice(t *testing.T) {
+	failure := &registry.LookupError{
+		Reference: "registry.example.com/team/app:1",
+		Kind:      registry.FailureUntrustedCertificate,
+		Problem:   "the TLS certificate of the registry is signed by an unknown CA",
+		Cause:     "x509: certificate signed by unknown authority",
+		Advice:    "Set registry_ca_certificates on the provider.",
+	}
+
+	detail := lookupErrorDetail(failure.Reference, fmt.Errorf("wrapped: %w", failure))
+
+	want := "Reading registry.example.com/team/app:1 from its registry failed: the TLS " +
+		"certificate of the registry is signed by an unknown CA. Set " +
+		"registry_ca_certificates on the provider.\n\nx509: certificate signed by unknown " +
+		"authority"
+	if detail != want {
+		t.Errorf("lookupErrorDetail() = %q, want %q", detail, want)
+	}
 }

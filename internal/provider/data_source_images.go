@@ -101,9 +101,9 @@ func (d *imagesDataSource) Schema(
 			ElementType: types.StringType,
 			MarkdownDescription: "Image references, as `imagedist_image` takes them. " +
 				"References that name the same image, such as `nginx` and " +
-				"`docker.io/library/nginx:latest`, are looked up once.",
+				"`docker.io/library/nginx:latest`, are looked up once. An empty list " +
+				"gives an empty `images` list without any request.",
 			Validators: []validator.List{
-				listvalidator.SizeAtLeast(1),
 				listvalidator.ValueStringsAre(imageReferenceValidator{}),
 			},
 		},
@@ -158,6 +158,15 @@ func (d *imagesDataSource) Read(
 		return
 	}
 
+	references := stringElements(model.References)
+	if len(references) == 0 {
+		// A list computed to be empty is common, such as the images of a feature that is
+		// turned off, and needs neither the cluster nor a registry.
+		model.Images = types.ListValueMust(imagesElementType, []attr.Value{})
+		resp.Diagnostics.Append(resp.State.Set(ctx, &model)...)
+		return
+	}
+
 	resolver := d.lookups.resolver(ctx, model.imageCredentialsModel, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -168,18 +177,16 @@ func (d *imagesDataSource) Read(
 		return
 	}
 
-	references := stringElements(model.References)
 	tflog.Debug(ctx, "Looking up images", map[string]any{"references": len(references)})
 	results := inspectAll(ctx, shared, references, configuredPlatform(model.Platform))
 
 	elements, failed := imagesElements(references, results)
-	if len(failed) > 0 {
-		tflog.Warn(ctx, "Image look-ups failed", map[string]any{"references": failed})
+	if failed.elements > 0 {
+		tflog.Warn(ctx, "Image look-ups failed", map[string]any{
+			"failed_elements": failed.elements, "references": failed.references,
+		})
 		resp.Diagnostics.AddAttributeWarning(path.Root("references"),
-			"Some Images Could Not Be Looked Up",
-			fmt.Sprintf("%d of %d references failed: %s. The error attribute of each "+
-				"element gives the reason.", len(failed), len(references),
-				strings.Join(failed, ", ")))
+			"Some Images Could Not Be Looked Up", failed.summary(len(references)))
 	}
 	model.Images = types.ListValueMust(imagesElementType, elements)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &model)...)
@@ -230,22 +237,51 @@ func inspectAll(ctx context.Context, resolver registry.Resolver, references []st
 	return results
 }
 
-// imagesElements maps the results to elements of images, and returns the references that
-// failed, each once.
-func imagesElements(references []string, results []imageResult) ([]attr.Value, []string) {
+// failedReferences counts the elements of images whose look-up failed, and lists each
+// failed reference once.
+type failedReferences struct {
+	elements   int
+	references []string
+	counts     map[string]int
+}
+
+func (f *failedReferences) add(reference string) {
+	if f.counts == nil {
+		f.counts = map[string]int{}
+	}
+	if f.counts[reference] == 0 {
+		f.references = append(f.references, reference)
+	}
+	f.counts[reference]++
+	f.elements++
+}
+
+// summary returns the warning text: how many of total elements failed, and which
+// references, with a count for a reference that more than one element repeats.
+func (f failedReferences) summary(total int) string {
+	listed := make([]string, len(f.references))
+	for i, reference := range f.references {
+		listed[i] = reference
+		if count := f.counts[reference]; count > 1 {
+			listed[i] = fmt.Sprintf("%s (%d elements)", reference, count)
+		}
+	}
+	return fmt.Sprintf("%d of %d references failed: %s. The error attribute of each "+
+		"element gives the reason.", f.elements, total, strings.Join(listed, ", "))
+}
+
+// imagesElements maps the results to elements of images, and returns the failures.
+func imagesElements(references []string, results []imageResult) ([]attr.Value,
+	failedReferences) {
 	elements := make([]attr.Value, len(references))
-	var failed []string
-	reported := map[string]bool{}
+	var failed failedReferences
 	for i, result := range results {
 		element := imagesElementModel{Reference: types.StringValue(references[i])}
 		if result.err != nil {
 			element.Error = types.StringValue(redact(result.err.Error()))
 			element.imageInfoModel = nullImageInfo()
 			element.Platform = types.StringNull()
-			if !reported[references[i]] {
-				reported[references[i]] = true
-				failed = append(failed, references[i])
-			}
+			failed.add(references[i])
 		} else {
 			element.Error = types.StringValue("")
 			element.imageInfoModel = flattenImageInfo(result.info)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -15,8 +16,14 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/registry"
 )
@@ -101,8 +108,10 @@ func TestInspectAllLooksUpRepeatedReferencesOnce(t *testing.T) {
 		t.Errorf("result 2 repository = %q, want team/other", results[2].info.Repository)
 	}
 	for _, i := range []int{1, 4} {
-		if results[i].err == nil || !strings.Contains(results[i].err.Error(), "no such tag") {
-			t.Errorf("result %d error = %v, want no such tag", i, results[i].err)
+		if results[i].err == nil ||
+			!strings.Contains(results[i].err.Error(), "no repository team/missing") {
+			t.Errorf("result %d error = %v, want no repository team/missing", i,
+				results[i].err)
 		}
 	}
 	for path, count := range counting.manifests {
@@ -116,8 +125,11 @@ func TestInspectAllLooksUpRepeatedReferencesOnce(t *testing.T) {
 		t.Errorf("imagesElements() returned %d elements, want %d", len(elements),
 			len(references))
 	}
-	if len(failed) != 1 || failed[0] != references[1] {
-		t.Errorf("failed = %v, want only %s", failed, references[1])
+	if len(failed.references) != 1 || failed.references[0] != references[1] {
+		t.Errorf("failed references = %v, want only %s", failed.references, references[1])
+	}
+	if failed.elements != 2 {
+		t.Errorf("failed elements = %d, want 2", failed.elements)
 	}
 	first, ok := elements[0].(types.Object)
 	if !ok {
@@ -234,5 +246,70 @@ func TestConfigureRegistryAccess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The warning counts failed elements against all elements, so a repeated failing reference
+// counts once per element.
+func TestFailedReferencesSummaryCountsElements(t *testing.T) {
+	missing := "registry.example.com/team/missing:1"
+	references := []string{missing, "registry.example.com/team/app:1", missing}
+	results := []imageResult{
+		{err: errors.New("not found")}, {info: registry.ImageInfo{}},
+		{err: errors.New("not found")},
+	}
+
+	_, failed := imagesElements(references, results)
+	summary := failed.summary(len(references))
+
+	if want := "2 of 3 references failed: "; !strings.HasPrefix(summary, want) {
+		t.Errorf("summary = %q, want it to start with %q", summary, want)
+	}
+	if want := missing + " (2 elements)"; !strings.Contains(summary, want) {
+		t.Errorf("summary = %q, want it to contain %q", summary, want)
+	}
+}
+
+// An empty references list gives an empty images list, without provider settings, a
+// cluster or a registry.
+func TestImagesReadEmptyReferences(t *testing.T) {
+	ctx := context.Background()
+	dataSource := &imagesDataSource{}
+	var schemaResp datasource.SchemaResponse
+	dataSource.Schema(ctx, datasource.SchemaRequest{}, &schemaResp)
+	objectType, ok := schemaResp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	if !ok {
+		t.Fatal("the schema type is not an object")
+	}
+	values := map[string]tftypes.Value{}
+	for name, attributeType := range objectType.AttributeTypes {
+		values[name] = tftypes.NewValue(attributeType, nil)
+	}
+	values["references"] = tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
+		[]tftypes.Value{})
+	config := tfsdk.Config{Schema: schemaResp.Schema,
+		Raw: tftypes.NewValue(objectType, values)}
+	resp := datasource.ReadResponse{State: tfsdk.State{Schema: schemaResp.Schema,
+		Raw: tftypes.NewValue(objectType, nil)}}
+
+	dataSource.Read(ctx, datasource.ReadRequest{Config: config}, &resp)
+
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("Read() diagnostics = %v", resp.Diagnostics)
+	}
+	var images types.List
+	resp.Diagnostics.Append(resp.State.GetAttribute(ctx, path.Root("images"), &images)...)
+	if images.IsNull() || images.IsUnknown() || len(images.Elements()) != 0 {
+		t.Errorf("images = %v, want an empty list", images)
+	}
+
+	var validateResp validator.ListResponse
+	for _, check := range schemaResp.Schema.Attributes["references"].(schema.ListAttribute).
+		Validators {
+		check.ValidateList(ctx, validator.ListRequest{Path: path.Root("references"),
+			ConfigValue: types.ListValueMust(types.StringType, nil)}, &validateResp)
+	}
+	if validateResp.Diagnostics.HasError() {
+		t.Errorf("references validators reject an empty list: %v", validateResp.Diagnostics)
 	}
 }

@@ -467,22 +467,27 @@ func (m *providerModel) registryAuthFile(env environment) (file, source string) 
 func (m *providerModel) configureRegistryAccess(env environment, data *providerData,
 	diags *diag.Diagnostics) {
 	insecure := stringElements(m.InsecureRegistries)
+	valid := make([]string, 0, len(insecure))
 	for i, host := range insecure {
 		parsed, err := imageref.Parse(host + "/probe")
-		if err != nil || parsed.Registry != host {
+		if err == nil && parsed.Registry == host {
+			valid = append(valid, host)
+		} else {
+			// User info may hold a password, which the message must not repeat.
+			shown := strings.TrimSuffix(imageref.RedactUserInfo(host+"/probe"), "/probe")
 			diags.AddAttributeError(path.Root("insecure_registries").AtListIndex(i),
 				"Invalid Insecure Registry",
 				fmt.Sprintf("%q is not a registry host. Write a host name with a dot, "+
 					"\"localhost\" or an IP address, with an optional port, such as "+
-					"\"registry.internal:5000\".", host))
+					"\"registry.internal:5000\".", shown))
 		}
 	}
-	if len(insecure) > 0 {
+	if len(valid) > 0 {
 		diags.AddAttributeWarning(path.Root("insecure_registries"),
 			"Registries Reached Over Plain HTTP",
 			fmt.Sprintf("The provider may reach %s over plain HTTP, so credentials sent to "+
 				"them, and the image metadata they return, travel unencrypted and can be "+
-				"read or changed in the network path.", strings.Join(insecure, ", ")))
+				"read or changed in the network path.", strings.Join(valid, ", ")))
 	}
 	data.insecureRegistries = insecure
 
@@ -506,4 +511,5 @@ func (m *providerModel) configureRegistryAccess(env environment, data *providerD
 		return
 	}
 	data.registryAuth = config
+	data.registryAuthSource = fmt.Sprintf("the docker config file %s (set by %s)", file, source)
 }

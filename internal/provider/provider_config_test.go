@@ -432,3 +432,22 @@ func TestAttributePathExecBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderInsecureRegistryUserInfoNotEchoed(t *testing.T) {
+	clearKubeEnvironment(t)
+	resp := configureProvider(t, map[string]tftypes.Value{
+		"host":  stringValue("https://127.0.0.1:1"),
+		"token": stringValue("configure-token-value"),
+		"insecure_registries": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
+			[]tftypes.Value{stringValue("user:hunter2@registry.example.com")}),
+	})
+	if !resp.Diagnostics.HasError() {
+		t.Fatal("Configure accepted an insecure registry with user info")
+	}
+	for _, diagnostic := range resp.Diagnostics {
+		if strings.Contains(diagnostic.Summary()+diagnostic.Detail(), "hunter2") {
+			t.Errorf("diagnostic %q repeats the password: %s", diagnostic.Summary(),
+				diagnostic.Detail())
+		}
+	}
+}

@@ -22,6 +22,9 @@ type providerData struct {
 	// registryAuth is the docker config document of registry_auth_file, or nil without one.
 	// Image look-ups that name no pull secret take their credentials from it.
 	registryAuth *dockerconfig.Config
+	// registryAuthSource names the file of registryAuth and the setting that chose it, for
+	// messages about its credentials.
+	registryAuthSource string
 	// insecureRegistries are the hosts that image look-ups may reach over plain HTTP.
 	insecureRegistries []string
 }

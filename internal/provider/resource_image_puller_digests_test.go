@@ -144,9 +144,10 @@ provider "imagedist" {
 	tfresource.Test(t, tfresource.TestCase{
 		ProtoV6ProviderFactories: testAccProviderFactories,
 		Steps: []tfresource.TestStep{{
-			Config:      config,
-			PlanOnly:    true,
-			ExpectError: wrappedText(`Unable to Resolve Image Digest.*images["api"].*no such tag`),
+			Config:   config,
+			PlanOnly: true,
+			ExpectError: wrappedText(`Unable to Resolve Image Digest.*images["api"].*` +
+				`no tag "1" in repository team/none`),
 		}},
 	})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
@@ -154,8 +153,8 @@ type ImageInfo struct {
 // Inspect reads the manifest, or index, that reference names, and describes the image of
 // platform in it. A nil platform means DefaultPlatform for an index, and the image itself
 // for a single manifest. A reference with both a tag and a digest is looked up by digest.
-// The error names the HTTP status where the registry returned one, and never contains
-// credentials.
+// A failed request gives a *LookupError, which names the failure and the fix and never
+// contains credentials.
 func (r Resolver) Inspect(ctx context.Context, reference string,
 	platform *Platform) (ImageInfo, error) {
 	parsed, err := imageref.Parse(reference)
@@ -170,7 +169,7 @@ func (r Resolver) Inspect(ctx context.Context, reference string,
 	options := r.remoteOptions(ctx)
 	descriptor, err := remote.Get(ref, options...)
 	if err != nil {
-		return ImageInfo{}, describeInspectError(reference, parsed, err)
+		return ImageInfo{}, r.describeError(reference, parsed, ref, err)
 	}
 
 	info := ImageInfo{
@@ -187,7 +186,7 @@ func (r Resolver) Inspect(ctx context.Context, reference string,
 		err = inspectManifest(descriptor, platform, &info)
 	}
 	if err != nil {
-		return ImageInfo{}, describeInspectError(reference, parsed, err)
+		return ImageInfo{}, r.describeError(reference, parsed, ref, err)
 	}
 	return info, nil
 }
@@ -262,8 +261,7 @@ func (g plainHTTPGuard) RoundTrip(request *http.Request) (*http.Response, error)
 	if request.URL.Scheme == "http" && !slices.ContainsFunc(g.allowed, func(host string) bool {
 		return strings.EqualFold(host, request.URL.Host)
 	}) {
-		return nil, fmt.Errorf("plain HTTP to %s is blocked because insecure_registries "+
-			"does not list it. Add the registry there to allow plain HTTP", request.URL.Host)
+		return nil, &plainHTTPBlockedError{host: request.URL.Host}
 	}
 	return g.base.RoundTrip(request)
 }
@@ -316,8 +314,11 @@ func inspectIndex(descriptor *remote.Descriptor, want *Platform, info *ImageInfo
 	}
 
 	if chosen == nil {
-		return fmt.Errorf("the index has no image for platform %s; it has %s", chosenPlatform,
-			platformList(info.Platforms))
+		return &LookupError{
+			Kind:    FailurePlatformNotFound,
+			Problem: missingPlatformProblem(chosenPlatform, info.Platforms),
+			Advice:  "Set platform to one of the platforms that the index has.",
+		}
 	}
 	fillManifest(chosen, info)
 	return nil
@@ -341,15 +342,18 @@ func isPlatformImage(entry v1.Descriptor) bool {
 	return entry.MediaType.IsImage()
 }
 
-func platformList(platforms []PlatformImage) string {
+// missingPlatformProblem states that an index lacks want, and lists the platforms it has.
+func missingPlatformProblem(want Platform, platforms []PlatformImage) string {
 	if len(platforms) == 0 {
-		return "no platform images"
+		return fmt.Sprintf("the index has no image for platform %s, and no platform images "+
+			"at all", want)
 	}
 	names := make([]string, len(platforms))
 	for i, platform := range platforms {
 		names[i] = platform.Platform.String()
 	}
-	return strings.Join(names, ", ")
+	return fmt.Sprintf("the index has no image for platform %s, only for %s", want,
+		strings.Join(names, ", "))
 }
 
 // inspectManifest fills info from a single image manifest, which has the one platform in
@@ -375,7 +379,12 @@ func inspectManifest(descriptor *remote.Descriptor, want *Platform, info *ImageI
 	platform := Platform{OS: config.OS, Architecture: config.Architecture,
 		Variant: config.Variant}
 	if want != nil && platform.OS != "" && !platform.matches(*want) {
-		return fmt.Errorf("the image is a single-platform %s image, not %s", platform, *want)
+		return &LookupError{
+			Kind: FailurePlatformNotFound,
+			Problem: fmt.Sprintf("the image is a single-platform %s image, not %s", platform,
+				*want),
+			Advice: fmt.Sprintf("Set platform to %s, or leave it unset.", platform),
+		}
 	}
 
 	info.Platform = platform
@@ -412,16 +421,4 @@ func compressedSize(manifest *v1.Manifest) int64 {
 		size += layer.Size
 	}
 	return size
-}
-
-// describeInspectError words a failed look-up by its HTTP status. A 404 for a reference by
-// digest means a missing manifest, not a missing tag.
-func describeInspectError(reference string, parsed imageref.Reference, err error) error {
-	var transportErr *transport.Error
-	if parsed.Digest != "" && errors.As(err, &transportErr) &&
-		transportErr.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("looking up %s: the registry has no manifest with digest %s "+
-			"(HTTP 404): %w", reference, parsed.Digest, err)
-	}
-	return describeError(reference, err)
 }

@@ -286,7 +286,7 @@ func TestInspectPlatformSelection(t *testing.T) {
 		t.Fatal("Inspect(linux/s390x) succeeded on an index without it")
 	}
 	for _, want := range []string{"no image for platform linux/s390x",
-		"linux/amd64, linux/arm64/v8"} {
+		"only for linux/amd64, linux/arm64/v8"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -372,7 +372,7 @@ func TestInspectErrors(t *testing.T) {
 		{"wrong password", keychainFor(t, registry.host, testUser, "wrong-password"),
 			registry.host + "/team/app:1", "HTTP 401"},
 		{"missing tag", registry.resolver.Keychain, registry.host + "/team/app:2",
-			"no such tag"},
+			`no tag "2" in repository team/app`},
 		{"missing digest", registry.resolver.Keychain, registry.host + "/team/app@" + absent,
 			"no manifest with digest"},
 		{"uppercase repository", registry.resolver.Keychain, registry.host + "/Team/app:1",

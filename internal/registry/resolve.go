@@ -35,7 +35,7 @@ type Resolver struct {
 // Digest returns reference pinned to the digest of the manifest, or index, that the
 // registry serves for its tag now, as repository@sha256:<hex> with the repository spelled as
 // in reference. A reference that names a digest already is returned as written, without a
-// request.
+// request. A failed request gives a *LookupError, as Inspect does.
 func (r Resolver) Digest(ctx context.Context, reference string) (string, error) {
 	parsed, err := imageref.Parse(reference)
 	if err != nil {
@@ -49,9 +49,21 @@ func (r Resolver) Digest(ctx context.Context, reference string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("parsing %s: %w", reference, err)
 	}
-	descriptor, err := remote.Head(ref, r.remoteOptions(ctx)...)
+	options := r.remoteOptions(ctx)
+	descriptor, err := remote.Head(ref, options...)
+	var transportErr *transport.Error
+	if errors.As(err, &transportErr) && len(transportErr.Errors) == 0 {
+		// A HEAD response has no body, so only a GET returns the registry's error code,
+		// which distinguishes a missing repository from a missing tag. Registries that do
+		// not support HEAD serve the GET too.
+		var full *remote.Descriptor
+		full, err = remote.Get(ref, options...)
+		if err == nil {
+			descriptor = &full.Descriptor
+		}
+	}
 	if err != nil {
-		return "", describeError(reference, err)
+		return "", r.describeError(reference, parsed, ref, err)
 	}
 	return repositoryOf(reference) + "@" + descriptor.Digest.String(), nil
 }
@@ -63,28 +75,6 @@ func repositoryOf(reference string) string {
 		return reference[:colon]
 	}
 	return reference
-}
-
-// describeError words a failed look-up by its HTTP status, which the registry's message alone
-// does not always make clear.
-func describeError(reference string, err error) error {
-	var transportErr *transport.Error
-	if !errors.As(err, &transportErr) {
-		return fmt.Errorf("looking up %s: %w", reference, err)
-	}
-	switch transportErr.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("looking up %s: the registry rejected the credentials, or the "+
-			"image needs credentials that no pull secret gives (HTTP %d): %w", reference,
-			transportErr.StatusCode, err)
-	case http.StatusNotFound:
-		return fmt.Errorf("looking up %s: the registry has no such tag (HTTP 404): %w",
-			reference, err)
-	case http.StatusTooManyRequests:
-		return fmt.Errorf("looking up %s: the registry limits the request rate (HTTP 429); "+
-			"authenticate with a pull secret or try again later: %w", reference, err)
-	}
-	return fmt.Errorf("looking up %s: %w", reference, err)
 }
 
 // NewTransport returns a transport for registry requests that verifies TLS with the system's

@@ -21,6 +21,10 @@ import (
 const (
 	testUser     = "robot"
 	testPassword = "s3cret-token"
+
+	unauthorizedBody = `{"errors":[{"code":"UNAUTHORIZED","message":"authentication ` +
+		`required","detail":[{"Type":"repository","Class":"","Name":"team/app",` +
+		`"Action":"pull"}]}]}`
 )
 
 // startRegistry serves go-containerregistry's in-memory registry over TLS on loopback,
@@ -32,8 +36,12 @@ func startRegistry(t *testing.T) (host string, transport http.RoundTripper, dige
 		func(w http.ResponseWriter, request *http.Request) {
 			user, password, ok := request.BasicAuth()
 			if !ok || user != testUser || password != testPassword {
+				// The body of the distribution registry (v3.1), whose detail is an object
+				// that go-containerregistry prints as a Go map.
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, unauthorizedBody)
 				return
 			}
 			backend.ServeHTTP(w, request)
@@ -114,7 +122,7 @@ func TestDigestErrors(t *testing.T) {
 		{"wrong password", keychainFor(t, host, testUser, "wrong"), host + "/team/app:1",
 			"rejected the credentials"},
 		{"missing tag", keychainFor(t, host, testUser, testPassword), host + "/team/app:2",
-			"no such tag"},
+			`no tag "2" in repository team/app`},
 		{"invalid reference", NewKeychain(), "Team/App:1", "must be lowercase"},
 	}
 	for _, test := range tests {
@@ -134,7 +142,7 @@ func TestDigestErrors(t *testing.T) {
 func TestKeychainOrderAndFallback(t *testing.T) {
 	first := keychainFor(t, "quay.io", "first", "one")
 	second := keychainFor(t, "quay.io", "second", "two")
-	keychain := NewKeychain(first.configs[0], second.configs[0])
+	keychain := NewKeychain(first.sources[0].Config, second.sources[0].Config)
 	registry, err := name.NewRegistry("quay.io")
 	if err != nil {
 		t.Fatal(err)

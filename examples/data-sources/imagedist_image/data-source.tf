@@ -33,3 +33,16 @@ data "imagedist_image" "release" {
   reference              = "quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64"
   use_global_pull_secret = true
 }
+
+# A registry inside the company: its certificate comes from a private CA, which the provider
+# trusts through registry_ca_certificates. Without a pull secret, the credentials come from
+# the docker config file that registry_auth_file names (or REGISTRY_AUTH_FILE, or
+# DOCKER_CONFIG). Only a registry without TLS belongs in insecure_registries.
+provider "imagedist" {
+  registry_ca_certificates = file("${path.module}/internal-ca.pem")
+  registry_auth_file       = pathexpand("~/.docker/config.json")
+}
+
+data "imagedist_image" "base" {
+  reference = "registry.internal.example:5000/platform/base:12"
+}
