@@ -26,8 +26,10 @@ var (
 )
 
 // maxImageLookupWorkers bounds the concurrent look-ups of imagedist_images, so that a long
-// list does not open a burst of connections to one registry and trip its rate limit.
-const maxImageLookupWorkers = 8
+// list does not open a burst of connections to one registry and trip its rate limit. Each
+// look-up waits for three or four round trips in a row, so against a registry across a
+// network the batch time is about references / workers x those round trips.
+const maxImageLookupWorkers = 16
 
 // imagesDataSource is imagedist_images.
 type imagesDataSource struct {
@@ -199,15 +201,20 @@ type imageResult struct {
 }
 
 // inspectAll looks references up with at most maxImageLookupWorkers at a time, and each
-// distinct image once. It returns the result of each reference, in input order.
+// distinct image once: references that normalize to the same text, or that name the same
+// digest of one repository with or without a tag, share one look-up. It returns the result
+// of each reference, in input order, with each reference's own tag.
 func inspectAll(ctx context.Context, resolver registry.Resolver, references []string,
 	platform *registry.Platform) []imageResult {
 	indexes := map[string][]int{}
+	tags := make([]string, len(references))
 	var distinct []string
 	for i, reference := range references {
 		key := reference
 		if parsed, err := imageref.Parse(reference); err == nil {
-			key = parsed.String()
+			// With a digest the tag is not looked up, so only the content counts.
+			key = parsed.Identity()
+			tags[i] = parsed.Tag
 		}
 		if _, seen := indexes[key]; !seen {
 			distinct = append(distinct, key)
@@ -224,7 +231,11 @@ func inspectAll(ctx context.Context, resolver registry.Resolver, references []st
 				first := references[indexes[key][0]]
 				info, err := resolver.Inspect(ctx, first, platform)
 				for _, i := range indexes[key] {
-					results[i] = imageResult{info: info, err: err}
+					own := info
+					if err == nil {
+						own.Tag = tags[i]
+					}
+					results[i] = imageResult{info: own, err: err}
 				}
 			}
 		})

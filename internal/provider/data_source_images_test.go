@@ -71,6 +71,52 @@ func (c *countingRegistry) push(t *testing.T, repositoryTag string) {
 	}
 }
 
+// TestInspectAllSharesDigestLookups checks that a digest named with and without a tag is
+// looked up once, and that each reference keeps its own tag.
+func TestInspectAllSharesDigestLookups(t *testing.T) {
+	counting := startCountingRegistry(t)
+	counting.push(t, "team/app:1")
+	resolver, err := registry.Resolver{Transport: counting.transport}.WithSharedConnections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := resolver.Inspect(context.Background(), counting.host+"/team/app:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting.mutex.Lock()
+	clear(counting.manifests)
+	counting.mutex.Unlock()
+	references := []string{
+		counting.host + "/team/app@" + pushed.Digest,
+		counting.host + "/team/app:1@" + pushed.Digest,
+	}
+
+	results := inspectAll(context.Background(), resolver, references, nil)
+
+	for i, result := range results {
+		if result.err != nil {
+			t.Fatalf("result %d: %v", i, result.err)
+		}
+		if result.info.Digest != pushed.Digest {
+			t.Errorf("result %d digest = %s, want %s", i, result.info.Digest, pushed.Digest)
+		}
+	}
+	if results[0].info.Tag != "" {
+		t.Errorf("result 0 tag = %q, want none", results[0].info.Tag)
+	}
+	if results[1].info.Tag != "1" {
+		t.Errorf("result 1 tag = %q, want 1", results[1].info.Tag)
+	}
+	requests := 0
+	for _, count := range counting.manifests {
+		requests += count
+	}
+	if requests != 1 {
+		t.Errorf("manifest requests = %d (%v), want 1", requests, counting.manifests)
+	}
+}
+
 func TestInspectAllLooksUpRepeatedReferencesOnce(t *testing.T) {
 	counting := startCountingRegistry(t)
 	counting.push(t, "team/app:1")
