@@ -45,10 +45,10 @@ var (
 // Terraform's parallel applies would mostly produce conflicts and retries.
 var globalPullSecretWrites sync.Mutex
 
-// globalPullSecretBackoff spaces the retries of a write that conflicts with another writer,
-// such as another Terraform run or the cluster's own operators. A conflict costs a read and
-// a write, so retrying for a few seconds is cheap.
-var globalPullSecretBackoff = wait.Backoff{
+// conflictBackoff spaces the retries of a write that conflicts with another writer, such as
+// another Terraform run or the cluster's own operators. A conflict costs a read and a write,
+// so retrying for a few seconds is cheap.
+var conflictBackoff = wait.Backoff{
 	Steps:    12,
 	Duration: 50 * time.Millisecond,
 	Factor:   1.6,
@@ -437,7 +437,7 @@ func editGlobalPullSecret(ctx context.Context, client kubernetes.Interface, key 
 
 	fields := map[string]any{"registry_key": key}
 	attempt := 0
-	return retry.RetryOnConflict(globalPullSecretBackoff, func() error {
+	return retry.RetryOnConflict(conflictBackoff, func() error {
 		attempt++
 		fields["attempt"] = attempt
 		tflog.Debug(ctx, "Reading global pull secret for update", fields)

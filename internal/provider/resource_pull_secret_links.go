@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +59,7 @@ func hasPullSecretReference(references []corev1.LocalObjectReference, secret str
 // change is one GET and one UPDATE with the fetched resourceVersion, repeated only on a
 // conflict, so a concurrent change by another controller is never overwritten.
 type serviceAccountLinker struct {
+	client    kubernetes.Interface
 	accounts  corev1client.ServiceAccountInterface
 	namespace string
 	secret    string
@@ -66,6 +68,7 @@ type serviceAccountLinker struct {
 func newServiceAccountLinker(client kubernetes.Interface, namespace, secret string,
 ) serviceAccountLinker {
 	return serviceAccountLinker{
+		client:    client,
 		accounts:  client.CoreV1().ServiceAccounts(namespace),
 		namespace: namespace,
 		secret:    secret,
@@ -116,13 +119,24 @@ func (l serviceAccountLinker) unlink(ctx context.Context, name string) error {
 
 // update applies change to the account's imagePullSecrets and sends the result, unless it
 // changed nothing. On a conflict it fetches the account again and repeats.
+//
+// Updates of one account from this process go one at a time, starting from the version that
+// the last of them returned when there is one: the pull secrets of one apply that link the
+// same account would otherwise mostly send stale versions and meet conflicts.
 func (l serviceAccountLinker) update(
 	ctx context.Context, account *corev1.ServiceAccount,
 	change func([]corev1.LocalObjectReference, string) ([]corev1.LocalObjectReference, bool),
 ) (bool, error) {
+	entry := serviceAccountUpdates.lock(accountKey{client: l.client,
+		namespace: l.namespace, name: account.Name})
+	defer entry.mutex.Unlock()
+
 	current := account
+	if entry.latest != nil {
+		current = entry.latest
+	}
 	changed := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
 		if current == nil {
 			fresh, err := l.get(ctx, account.Name)
 			if err != nil {
@@ -143,10 +157,49 @@ func (l serviceAccountLinker) update(
 		tflog.Debug(ctx, "Updating service account image pull secrets", map[string]any{
 			"namespace": l.namespace, "service_account": account.Name, "name": l.secret,
 		})
-		_, err := l.accounts.Update(ctx, updated, metav1.UpdateOptions{})
+		result, err := l.accounts.Update(ctx, updated, metav1.UpdateOptions{})
+		if err == nil {
+			entry.latest = result
+		}
 		return err
 	})
 	return changed, err
+}
+
+// serviceAccountUpdates serializes this process's updates of each service account.
+var serviceAccountUpdates = &accountUpdates{entries: map[accountKey]*accountUpdate{}}
+
+// accountKey names a service account of the cluster that a client talks to, because the
+// provider configurations of one run may point at different clusters.
+type accountKey struct {
+	client          kubernetes.Interface
+	namespace, name string
+}
+
+// accountUpdates holds one accountUpdate per service account. Entries stay for the life of
+// the process, which serves one Terraform operation.
+type accountUpdates struct {
+	mutex   sync.Mutex
+	entries map[accountKey]*accountUpdate
+}
+
+// accountUpdate is the lock of one service account and the version its last update returned.
+type accountUpdate struct {
+	mutex  sync.Mutex
+	latest *corev1.ServiceAccount
+}
+
+// lock returns the entry of key with its mutex locked.
+func (u *accountUpdates) lock(key accountKey) *accountUpdate {
+	u.mutex.Lock()
+	entry, ok := u.entries[key]
+	if !ok {
+		entry = &accountUpdate{}
+		u.entries[key] = entry
+	}
+	u.mutex.Unlock()
+	entry.mutex.Lock()
+	return entry
 }
 
 // linkedAccounts returns those of the given accounts that still refer to the secret. An

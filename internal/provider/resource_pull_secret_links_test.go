@@ -3,8 +3,11 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -340,5 +343,61 @@ func TestServiceAccountLinkerPathNotFound(t *testing.T) {
 					"say that the service account is gone", err)
 			}
 		})
+	}
+}
+
+// TestServiceAccountLinkerSerializesUpdates links eight secrets to one account from eight
+// goroutines, each with the account as fetched before any link, against an API that rejects
+// stale versions as the API server does. Each link must take one update and no conflict.
+func TestServiceAccountLinkerSerializesUpdates(t *testing.T) {
+	client, _ := newLinkerFixture(t, serviceAccount("builder", "builder-dockercfg-abc12"))
+	ctx := context.Background()
+	var versionMutex sync.Mutex
+	version := 1
+	conflicts := 0
+	client.PrependReactor("update", "serviceaccounts",
+		func(action clienttesting.Action) (bool, runtime.Object, error) {
+			versionMutex.Lock()
+			defer versionMutex.Unlock()
+			account := action.(clienttesting.UpdateAction).GetObject().(*corev1.ServiceAccount)
+			if account.ResourceVersion != strconv.Itoa(version) {
+				conflicts++
+				return true, nil, apierrors.NewConflict(
+					schema.GroupResource{Resource: "serviceaccounts"}, account.Name, nil)
+			}
+			version++
+			stored := account.DeepCopy()
+			stored.ResourceVersion = strconv.Itoa(version)
+			if err := client.Tracker().Update(
+				corev1.SchemeGroupVersion.WithResource("serviceaccounts"), stored,
+				"team-a", metav1.UpdateOptions{}); err != nil {
+				return true, nil, err
+			}
+			return true, stored, nil
+		})
+	stale, err := client.CoreV1().ServiceAccounts("team-a").Get(ctx, "builder",
+		metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var links sync.WaitGroup
+	for i := range 8 {
+		linker := newServiceAccountLinker(client, "team-a", fmt.Sprintf("secret-%d", i))
+		links.Go(func() {
+			if err := linker.link(ctx, stale.DeepCopy()); err != nil {
+				t.Errorf("link %d: %v", i, err)
+			}
+		})
+	}
+	links.Wait()
+
+	if got := storedPullSecrets(t, client, "builder"); len(got) != 9 {
+		t.Errorf("imagePullSecrets = %q, want the OpenShift entry and 8 secrets", got)
+	}
+	// Only the first link finds its copy current. The later ones start from the version
+	// that the previous update returned.
+	if conflicts > 0 {
+		t.Errorf("links met %d conflicts, want none", conflicts)
 	}
 }
