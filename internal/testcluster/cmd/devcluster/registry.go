@@ -109,8 +109,9 @@ func writeRegistryFiles(dir string, registry *testregistry.Registry) error {
 		return fmt.Errorf("writing the registry password file: %w", err)
 	}
 
-	assignments := fmt.Sprintf("# The demo registry of devcluster serve, for tools/demo.sh. "+
-		"It runs until devcluster down.\n"+
+	assignments := fmt.Sprintf("# The local registry beside the dev cluster, with the "+
+		"quickstart's images. It stops with the cluster.\n# Source this file in a shell; the "+
+		"password is in the file that registry_password_file names.\n"+
 		"registry_host=%s\nregistry_ca_file=%s\nregistry_username=%s\n"+
 		"registry_password_file=%s\n",
 		shellQuote(registry.Host), shellQuote(registry.CAFile), shellQuote(registry.Username),
