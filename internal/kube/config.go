@@ -18,10 +18,12 @@ import (
 )
 
 // Client-side rate limits. client-go's defaults (QPS 5, burst 10) throttle a provider that
-// reads and writes many objects in one apply.
+// reads and writes many objects in one apply. A refresh sends a few reads per resource, so
+// the burst lets a plan of a few hundred resources refresh without waiting, and the rate
+// bounds a long apply. The API server's priority and fairness protects it either way.
 const (
 	DefaultQPS   = 50
-	DefaultBurst = 100
+	DefaultBurst = 300
 )
 
 // Config is the resolved connection settings: provider attributes merged with the KUBE_*
