@@ -70,7 +70,7 @@ func clientsetWithTimeout(
 func TestRequestTimeoutNamesServer(t *testing.T) {
 	server := silentServer(t, false)
 	clients := NewClients(Config{Host: server.URL, Token: secretToken, Insecure: true}, "test")
-	clientset := clientsetWithTimeout(t, clients, 500*time.Millisecond)
+	clientset := clientsetWithTimeout(t, clients, 2*time.Second)
 
 	start := time.Now()
 	_, err := clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
@@ -96,7 +96,7 @@ func TestRequestTimeoutNamesKubeconfigCluster(t *testing.T) {
 	server := silentServer(t, false)
 	path := writeFile(t, t.TempDir(), "config", kubeconfigWithCluster(server.URL, ""))
 	clients := NewClients(Config{ConfigPaths: []string{path}}, "test")
-	clientset := clientsetWithTimeout(t, clients, 500*time.Millisecond)
+	clientset := clientsetWithTimeout(t, clients, 2*time.Second)
 
 	_, err := clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err == nil {
@@ -108,7 +108,9 @@ func TestRequestTimeoutNamesKubeconfigCluster(t *testing.T) {
 func TestStalledResponseBodyNamesServer(t *testing.T) {
 	server := silentServer(t, true)
 	clients := NewClients(Config{Host: server.URL, Insecure: true}, "test")
-	clientset := clientsetWithTimeout(t, clients, 500*time.Millisecond)
+	// The timeout must end the request in the stalled body, after the TLS handshake and the
+	// headers, which take far longer than usual on a busy machine.
+	clientset := clientsetWithTimeout(t, clients, 2*time.Second)
 
 	_, err := clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err == nil {

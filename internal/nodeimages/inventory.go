@@ -26,7 +26,8 @@ type Options struct {
 	// of them, and ImageNodes returns one entry per reference.
 	Images []string
 	// SummaryOnly drops each node's image list. Without Images, it also drops the node names
-	// of each ImageNodes entry and keeps only the counts.
+	// of each ImageNodes entry, which then keeps only the count and the image's digests and
+	// tags.
 	SummaryOnly bool
 	// NodeStatusMaxImages is the kubelet cap to judge truncation by. A node that reports
 	// exactly this many images is flagged PossiblyTruncated. -1 disables the flag.
@@ -50,19 +51,20 @@ type Node struct {
 	// PossiblyTruncated is set when the node reports exactly NodeStatusMaxImages images, so
 	// the kubelet may have left smaller images out.
 	PossiblyTruncated bool
-	// Images is nil when Options.SummaryOnly is set.
+	// Images are the node's images in the order it reports them, largest first, and with
+	// Options.Images only those that match one of them. An image without a usable name (only
+	// the kubelet's placeholders, or names that do not parse) is left out. Each Reference
+	// occurs once: of two images with one reference, the first is kept. Images is nil when
+	// Options.SummaryOnly is set.
 	Images []Image
 }
 
-// Image is one entry of a node's status.images.
+// Image is one image of a node.
 type Image struct {
-	// Names are the names as the node reports them, without the kubelet's "<none>@<none>"
-	// and "<none>:<none>" placeholders.
-	Names []string
-	// Digests and Tags are the digest and tag names, normalized to fully qualified
-	// references such as quay.io/org/app@sha256:<hex> and docker.io/library/nginx:1.27.
-	Digests []string
-	Tags    []string
+	// Reference is the image's first digest name, else its first tag name, normalized, as
+	// ImageNodes names images without Options.Images. Nodes that report the same name share
+	// one copy of the string.
+	Reference string
 	// SizeBytes is status.images[].sizeBytes: uncompressed bytes on CRI-O, compressed bytes
 	// on containerd.
 	SizeBytes int64
@@ -76,6 +78,11 @@ type ImageNodes struct {
 	// NodeNames is sorted. It is nil when Options.SummaryOnly is set without Options.Images.
 	NodeNames []string
 	NodeCount int
+	// Digests and Tags are every digest name and tag name, normalized, that any added node
+	// reports for the image, sorted and without duplicates. Nodes may report different tags
+	// for one digest. Both are nil for an inventory with Options.Images.
+	Digests []string
+	Tags    []string
 	// MissingOn lists, sorted, the added nodes that lack a requested image. It is nil for an
 	// inventory without Options.Images.
 	MissingOn []string
@@ -86,8 +93,8 @@ type nameInfo struct {
 	// name is the shared copy of the raw name, so a name that many nodes report is stored once.
 	name string
 	kind imageref.NodeImageNameKind
-	// identity is the normalized name. It is empty for a placeholder or a name that does not
-	// parse.
+	// identity is the normalized name, shared by every name that normalizes to it. It is
+	// empty for a placeholder or a name that does not parse.
 	identity string
 	// matches are the indexes of the requested images that this name matches.
 	matches []int
@@ -99,6 +106,10 @@ type imageEntry struct {
 	nodeCount int
 	// lastNode prevents counting a node twice when it reports the same image twice.
 	lastNode string
+	// digests and tags collect the image's normalized names over all nodes, without
+	// duplicates, for an inventory without requested images.
+	digests []string
+	tags    []string
 }
 
 // Inventory accumulates nodes. It is not safe for concurrent use.
@@ -108,6 +119,9 @@ type Inventory struct {
 	// names caches the parse and match results per distinct name. Nodes of a fleet share
 	// most images, so the map has far fewer entries than the names read.
 	names map[string]*nameInfo
+	// identities interns the normalized names, so that "nginx:1.27" and
+	// "docker.io/library/nginx:1.27" share one string.
+	identities map[string]string
 
 	nodes []Node
 	// byIdentity is the inverse view without requested images, keyed by image identity.
@@ -123,8 +137,9 @@ type Inventory struct {
 // options.Images is not a valid image reference.
 func New(options Options) (*Inventory, error) {
 	inventory := &Inventory{
-		options: options,
-		names:   map[string]*nameInfo{},
+		options:    options,
+		names:      map[string]*nameInfo{},
+		identities: map[string]string{},
 	}
 	for _, reference := range options.Images {
 		matcher, err := imageref.NewMatcher(reference)
@@ -156,29 +171,40 @@ func (inv *Inventory) Add(node *corev1.Node) {
 		PossiblyTruncated: inv.options.NodeStatusMaxImages >= 0 &&
 			len(images) == inv.options.NodeStatusMaxImages,
 	}
-	// One backing array holds the name slices of every kept image on this node, because a
-	// slice per list per image would triple the allocations of a full inventory.
-	var buffer []string
-	if !inv.options.SummaryOnly {
-		imageCapacity, nameCapacity := inv.keptCapacity(images)
-		entry.Images = make([]Image, 0, imageCapacity)
-		buffer = make([]string, 0, nameCapacity)
+	// Without requested images a node keeps nearly all of its images. With them most nodes
+	// keep few, so the list grows on demand instead.
+	if !inv.options.SummaryOnly && len(inv.requested) == 0 {
+		entry.Images = make([]Image, 0, len(images))
 	}
 
 	for i := range images {
 		entry.TotalSizeBytes = addImageSize(entry.TotalSizeBytes, images[i].SizeBytes)
-		infos := inv.resolve(images[i].Names)
-		if !inv.keep(infos) {
-			continue
-		}
-		inv.recordImage(node.Name, infos)
-		if !inv.options.SummaryOnly {
-			var image Image
-			image, buffer = buildImage(infos, images[i].SizeBytes, buffer)
-			entry.Images = append(entry.Images, image)
-		}
+		inv.addImage(&entry, &images[i])
 	}
 	inv.nodes = append(inv.nodes, entry)
+}
+
+// addImage records one image of node in the inverse view and in the node's image list.
+func (inv *Inventory) addImage(node *Node, image *corev1.ContainerImage) {
+	infos := inv.resolve(image.Names)
+	if !inv.keep(infos) {
+		return
+	}
+
+	identity := imageIdentity(infos)
+	var firstOnNode bool
+	if len(inv.requested) > 0 {
+		inv.recordRequested(node.Name, infos)
+		firstOnNode = !slices.ContainsFunc(node.Images, func(kept Image) bool {
+			return kept.Reference == identity
+		})
+	} else {
+		firstOnNode = inv.recordIdentity(node.Name, identity, infos)
+	}
+
+	if identity != "" && firstOnNode && !inv.options.SummaryOnly {
+		node.Images = append(node.Images, Image{Reference: identity, SizeBytes: image.SizeBytes})
+	}
 }
 
 // addImageSize adds one image's size to a node's total. A negative size, which no kubelet
@@ -192,20 +218,6 @@ func addImageSize(total, size int64) int64 {
 		return math.MaxInt64
 	}
 	return total + size
-}
-
-// keptCapacity returns the capacities for a node's kept images and their names, digests and
-// tags: every image and two strings per name without requested images, as each name yields
-// one raw name and at most one digest or tag. With requested images most nodes keep few of
-// theirs, so the slices grow on demand instead.
-func (inv *Inventory) keptCapacity(images []corev1.ContainerImage) (imageCount, nameCount int) {
-	if len(inv.requested) > 0 {
-		return 0, 0
-	}
-	for i := range images {
-		nameCount += 2 * len(images[i].Names)
-	}
-	return len(images), nameCount
 }
 
 // resolve looks up or parses each name. The result is valid until the next call.
@@ -226,21 +238,30 @@ func (inv *Inventory) parseName(name string) *nameInfo {
 	info := &nameInfo{name: name}
 	reference, kind, err := imageref.ParseNodeImageName(info.name)
 	if err != nil {
-		// A name the runtime reported but that does not parse stays in the raw names and
-		// matches nothing.
+		// A name the runtime reported but that does not parse names no image and matches
+		// nothing.
 		return info
 	}
 	info.kind = kind
 	if kind == imageref.NodeImagePlaceholder {
 		return info
 	}
-	info.identity = reference.Identity()
+	info.identity = inv.intern(reference.Identity())
 	for index, matcher := range inv.requested {
 		if matcher.MatchesName(info.name) {
 			info.matches = append(info.matches, index)
 		}
 	}
 	return info
+}
+
+// intern returns the inventory's copy of identity, adding it on first use.
+func (inv *Inventory) intern(identity string) string {
+	if shared, ok := inv.identities[identity]; ok {
+		return shared
+	}
+	inv.identities[identity] = identity
+	return identity
 }
 
 // keep reports whether a node's image list keeps the image: always without requested images,
@@ -257,38 +278,61 @@ func (inv *Inventory) keep(infos []*nameInfo) bool {
 	return false
 }
 
-// recordImage adds the node to the inverse view of the image.
-func (inv *Inventory) recordImage(nodeName string, infos []*nameInfo) {
-	if len(inv.requested) > 0 {
-		for _, info := range infos {
-			for _, index := range info.matches {
-				inv.byRequest[index].add(nodeName, true)
-			}
+// recordRequested adds the node to the entry of each requested image that the image matches.
+func (inv *Inventory) recordRequested(nodeName string, infos []*nameInfo) {
+	for _, info := range infos {
+		for _, index := range info.matches {
+			inv.byRequest[index].add(nodeName, true)
 		}
-		return
 	}
+}
 
-	identity := imageIdentity(infos)
+// recordIdentity adds the node and the image's names to the entry of identity. It reports
+// whether the node had no image with this identity before. An image without identity has
+// no entry, and recordIdentity reports true for it.
+func (inv *Inventory) recordIdentity(nodeName, identity string, infos []*nameInfo) bool {
 	if identity == "" {
 		// Only placeholders or unparsable names: the image has no name to list it under.
-		return
+		return true
 	}
 	entry, ok := inv.byIdentity[identity]
 	if !ok {
 		entry = &imageEntry{}
 		inv.byIdentity[identity] = entry
 	}
-	entry.add(nodeName, !inv.options.SummaryOnly)
+	entry.addNames(infos)
+	return entry.add(nodeName, !inv.options.SummaryOnly)
 }
 
-func (e *imageEntry) add(nodeName string, keepName bool) {
+// add counts the node once and reports whether it was not counted before.
+func (e *imageEntry) add(nodeName string, keepName bool) bool {
+	// Nodes are added one at a time, so a node seen before is the last one.
 	if e.nodeCount > 0 && e.lastNode == nodeName {
-		return
+		return false
 	}
 	e.lastNode = nodeName
 	e.nodeCount++
 	if keepName {
 		e.nodeNames = append(e.nodeNames, nodeName)
+	}
+	return true
+}
+
+// addNames adds the image's digest and tag names that the entry lacks. The kubelet reports
+// at most 5 names per image and nodes seldom differ, so the lists stay short and a linear
+// search is cheaper than a set.
+func (e *imageEntry) addNames(infos []*nameInfo) {
+	for _, info := range infos {
+		switch info.kind {
+		case imageref.NodeImageDigest:
+			if !slices.Contains(e.digests, info.identity) {
+				e.digests = append(e.digests, info.identity)
+			}
+		case imageref.NodeImageTag:
+			if !slices.Contains(e.tags, info.identity) {
+				e.tags = append(e.tags, info.identity)
+			}
+		}
 	}
 }
 
@@ -305,37 +349,6 @@ func imageIdentity(infos []*nameInfo) string {
 		}
 	}
 	return ""
-}
-
-// buildImage appends the image's name lists to buffer and returns the image with slices of
-// it, together with the grown buffer.
-func buildImage(infos []*nameInfo, size int64, buffer []string) (Image, []string) {
-	image := Image{SizeBytes: size}
-
-	start := len(buffer)
-	for _, info := range infos {
-		if info.kind != imageref.NodeImagePlaceholder {
-			buffer = append(buffer, info.name)
-		}
-	}
-	image.Names = buffer[start:len(buffer):len(buffer)]
-
-	start = len(buffer)
-	for _, info := range infos {
-		if info.kind == imageref.NodeImageDigest {
-			buffer = append(buffer, info.identity)
-		}
-	}
-	image.Digests = buffer[start:len(buffer):len(buffer)]
-
-	start = len(buffer)
-	for _, info := range infos {
-		if info.kind == imageref.NodeImageTag {
-			buffer = append(buffer, info.identity)
-		}
-	}
-	image.Tags = buffer[start:len(buffer):len(buffer)]
-	return image, buffer
 }
 
 // NodeCount returns the number of nodes added since the last Reset.
@@ -367,13 +380,25 @@ func (inv *Inventory) ImageNodes() []ImageNodes {
 	for _, identity := range identities {
 		entry := inv.byIdentity[identity]
 		slices.Sort(entry.nodeNames)
+		slices.Sort(entry.digests)
+		slices.Sort(entry.tags)
 		result = append(result, ImageNodes{
 			Reference: identity,
 			NodeNames: entry.nodeNames,
 			NodeCount: entry.nodeCount,
+			Digests:   nonNil(entry.digests),
+			Tags:      nonNil(entry.tags),
 		})
 	}
 	return result
+}
+
+// nonNil returns list, or an empty list for nil.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func (inv *Inventory) requestedImageNodes() []ImageNodes {

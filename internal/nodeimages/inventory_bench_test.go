@@ -27,11 +27,12 @@ func benchmarkImages(nodes []*corev1.Node) []string {
 	for _, node := range nodes {
 		for _, image := range node.Status.Images {
 			for _, name := range image.Names {
-				info := (&Inventory{}).parseName(name)
+				_, kind, err := imageref.ParseNodeImageName(name)
 				switch {
-				case digest == "" && info.identity != "" && info.kind == imageref.NodeImageDigest:
+				case err != nil:
+				case digest == "" && kind == imageref.NodeImageDigest:
 					digest = name
-				case tag == "" && info.identity != "" && info.kind == imageref.NodeImageTag:
+				case tag == "" && kind == imageref.NodeImageTag:
 					tag = name
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,22 +63,33 @@ func onlyNode(t *testing.T, inventory *Inventory) Node {
 	return nodes[0]
 }
 
-func TestInventoryDropsPlaceholders(t *testing.T) {
+// references returns the references of a node's images, in order.
+func references(images []Image) []string {
+	result := make([]string, len(images))
+	for i, image := range images {
+		result[i] = image.Reference
+	}
+	return result
+}
+
+func TestInventoryLeavesOutPlaceholderImages(t *testing.T) {
 	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
 	inventory.Add(node("worker-0", "cri-o://1.33.4",
 		image(300, "<none>@<none>", "<none>:<none>"),
 		image(200, "quay.io/org/app@"+appDigest, "<none>:<none>"),
 	))
 
-	images := onlyNode(t, inventory).Images
-	if len(images) != 2 {
-		t.Fatalf("got %d images, want 2: %+v", len(images), images)
+	got := onlyNode(t, inventory)
+	want := []Image{{Reference: "quay.io/org/app@" + appDigest, SizeBytes: 200}}
+	if !slices.Equal(got.Images, want) {
+		t.Errorf("images = %+v, want only the named image %+v", got.Images, want)
 	}
-	if len(images[0].Names) != 0 {
-		t.Errorf("placeholder-only image names = %q, want none", images[0].Names)
+	if got.ImageCount != 2 {
+		t.Errorf("image count = %d, want 2, the placeholder-only image included", got.ImageCount)
 	}
-	if want := []string{"quay.io/org/app@" + appDigest}; !slices.Equal(images[1].Names, want) {
-		t.Errorf("names = %q, want %q", images[1].Names, want)
+	if got.TotalSizeBytes != 500 {
+		t.Errorf("total size = %d, want 500, the placeholder-only image included",
+			got.TotalSizeBytes)
 	}
 
 	view := inventory.ImageNodes()
@@ -87,40 +99,50 @@ func TestInventoryDropsPlaceholders(t *testing.T) {
 	}
 }
 
-func TestInventorySeparatesDigestsAndTags(t *testing.T) {
+func TestInventoryReferencesAndNames(t *testing.T) {
 	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
 	inventory.Add(node("worker-0", "containerd://2.1.4",
 		image(100,
-			"docker.io/library/nginx@"+nginxDigest,
 			"docker.io/library/nginx:1.27",
+			"docker.io/library/nginx@"+nginxDigest,
 			"docker.io/library/nginx:latest"),
 		image(50, "quay.io/org/app@"+appDigest),
 		image(10, "registry.example.com:5000/team/tool:v2"),
 	))
 
-	images := onlyNode(t, inventory).Images
-	cases := []struct {
-		digests []string
-		tags    []string
-	}{
-		{[]string{"docker.io/library/nginx@" + nginxDigest},
-			[]string{"docker.io/library/nginx:1.27", "docker.io/library/nginx:latest"}},
-		{[]string{"quay.io/org/app@" + appDigest}, []string{}},
-		{[]string{}, []string{"registry.example.com:5000/team/tool:v2"}},
+	// The first digest name is the reference even when a tag name comes first.
+	wantImages := []Image{
+		{Reference: "docker.io/library/nginx@" + nginxDigest, SizeBytes: 100},
+		{Reference: "quay.io/org/app@" + appDigest, SizeBytes: 50},
+		{Reference: "registry.example.com:5000/team/tool:v2", SizeBytes: 10},
 	}
-	for i, want := range cases {
-		if !slices.Equal(images[i].Digests, want.digests) {
-			t.Errorf("image %d digests = %q, want %q", i, images[i].Digests, want.digests)
+	if got := onlyNode(t, inventory).Images; !slices.Equal(got, wantImages) {
+		t.Errorf("images = %+v, want %+v", got, wantImages)
+	}
+
+	view := inventory.ImageNodes()
+	want := []ImageNodes{
+		{Reference: "docker.io/library/nginx@" + nginxDigest,
+			Digests: []string{"docker.io/library/nginx@" + nginxDigest},
+			Tags:    []string{"docker.io/library/nginx:1.27", "docker.io/library/nginx:latest"}},
+		{Reference: "quay.io/org/app@" + appDigest,
+			Digests: []string{"quay.io/org/app@" + appDigest}, Tags: []string{}},
+		{Reference: "registry.example.com:5000/team/tool:v2",
+			Digests: []string{}, Tags: []string{"registry.example.com:5000/team/tool:v2"}},
+	}
+	if len(view) != len(want) {
+		t.Fatalf("got %d entries, want %d: %+v", len(view), len(want), view)
+	}
+	for i := range want {
+		if view[i].Reference != want[i].Reference {
+			t.Errorf("entry %d reference = %q, want %q", i, view[i].Reference, want[i].Reference)
 		}
-		if !slices.Equal(images[i].Tags, want.tags) {
-			t.Errorf("image %d tags = %q, want %q", i, images[i].Tags, want.tags)
+		if view[i].Digests == nil || !slices.Equal(view[i].Digests, want[i].Digests) {
+			t.Errorf("entry %d digests = %#v, want %q", i, view[i].Digests, want[i].Digests)
 		}
-	}
-	if len(images[0].Names) != 3 {
-		t.Errorf("names = %q, want the 3 raw names", images[0].Names)
-	}
-	if images[0].SizeBytes != 100 {
-		t.Errorf("size = %d, want 100", images[0].SizeBytes)
+		if view[i].Tags == nil || !slices.Equal(view[i].Tags, want[i].Tags) {
+			t.Errorf("entry %d tags = %#v, want %q", i, view[i].Tags, want[i].Tags)
+		}
 	}
 }
 
@@ -130,24 +152,143 @@ func TestInventoryNormalizesFamiliarNodeNames(t *testing.T) {
 	inventory.Add(node("worker-0", "docker://27.1.1", image(100, "nginx:1.27")))
 
 	images := onlyNode(t, inventory).Images
-	if want := []string{"nginx:1.27"}; !slices.Equal(images[0].Names, want) {
-		t.Errorf("names = %q, want the raw %q", images[0].Names, want)
+	if want := []string{"docker.io/library/nginx:1.27"}; !slices.Equal(references(images), want) {
+		t.Errorf("references = %q, want %q", references(images), want)
 	}
-	if want := []string{"docker.io/library/nginx:1.27"}; !slices.Equal(images[0].Tags, want) {
-		t.Errorf("tags = %q, want %q", images[0].Tags, want)
+	view := inventory.ImageNodes()
+	if len(view) != 1 {
+		t.Fatalf("got %d entries, want 1: %+v", len(view), view)
+	}
+	if want := []string{"docker.io/library/nginx:1.27"}; !slices.Equal(view[0].Tags, want) {
+		t.Errorf("tags = %q, want %q", view[0].Tags, want)
 	}
 }
 
-func TestInventoryKeepsUnparsableNames(t *testing.T) {
+func TestInventoryLeavesOutUnparsableNames(t *testing.T) {
 	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
-	inventory.Add(node("worker-0", "cri-o://1.33.4", image(100, "Not A Name")))
+	inventory.Add(node("worker-0", "cri-o://1.33.4",
+		image(100, "Not A Name"),
+		// A valid name beside an invalid one still names the image.
+		image(50, "Not A Name Either", "quay.io/org/app:v1")))
 
-	images := onlyNode(t, inventory).Images
-	if want := []string{"Not A Name"}; !slices.Equal(images[0].Names, want) {
-		t.Errorf("names = %q, want %q", images[0].Names, want)
+	got := onlyNode(t, inventory)
+	want := []Image{{Reference: "quay.io/org/app:v1", SizeBytes: 50}}
+	if !slices.Equal(got.Images, want) {
+		t.Errorf("images = %+v, want %+v", got.Images, want)
 	}
-	if len(images[0].Digests)+len(images[0].Tags) != 0 {
-		t.Errorf("digests %q and tags %q, want none", images[0].Digests, images[0].Tags)
+	if got.ImageCount != 2 {
+		t.Errorf("image count = %d, want 2 with the unnamed image", got.ImageCount)
+	}
+	if got.TotalSizeBytes != 150 {
+		t.Errorf("total size = %d, want 150 with the unnamed image", got.TotalSizeBytes)
+	}
+	if view := inventory.ImageNodes(); len(view) != 1 {
+		t.Errorf("inverse view = %+v, want only quay.io/org/app:v1", view)
+	}
+}
+
+func TestInventoryDifferentTagsOfOneDigest(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	// worker-0 and worker-1 pulled one digest under two of its tags. worker-3 reports
+	// familiar names that normalize to worker-2's names.
+	inventory.Add(node("worker-0", "cri-o://1.33.4",
+		image(100, "quay.io/org/app@"+appDigest, "quay.io/org/app:v1")))
+	inventory.Add(node("worker-1", "cri-o://1.33.4",
+		image(100, "quay.io/org/app:v2", "quay.io/org/app@"+appDigest)))
+	inventory.Add(node("worker-2", "docker://27.1.1",
+		image(90, "docker.io/library/nginx:1.27", "docker.io/library/nginx@"+nginxDigest)))
+	inventory.Add(node("worker-3", "docker://27.1.1",
+		image(90, "nginx:1.27", "nginx@"+nginxDigest)))
+
+	view := inventory.ImageNodes()
+	want := []ImageNodes{
+		{Reference: "docker.io/library/nginx@" + nginxDigest,
+			NodeNames: []string{"worker-2", "worker-3"}, NodeCount: 2,
+			Digests: []string{"docker.io/library/nginx@" + nginxDigest},
+			Tags:    []string{"docker.io/library/nginx:1.27"}},
+		{Reference: "quay.io/org/app@" + appDigest,
+			NodeNames: []string{"worker-0", "worker-1"}, NodeCount: 2,
+			Digests: []string{"quay.io/org/app@" + appDigest},
+			Tags:    []string{"quay.io/org/app:v1", "quay.io/org/app:v2"}},
+	}
+	if len(view) != len(want) {
+		t.Fatalf("got %d entries, want %d: %+v", len(view), len(want), view)
+	}
+	for i := range want {
+		if view[i].Reference != want[i].Reference {
+			t.Errorf("entry %d reference = %q, want %q", i, view[i].Reference, want[i].Reference)
+		}
+		if !slices.Equal(view[i].NodeNames, want[i].NodeNames) {
+			t.Errorf("entry %d nodes = %q, want %q", i, view[i].NodeNames, want[i].NodeNames)
+		}
+		if !slices.Equal(view[i].Digests, want[i].Digests) {
+			t.Errorf("entry %d digests = %q, want %q", i, view[i].Digests, want[i].Digests)
+		}
+		if !slices.Equal(view[i].Tags, want[i].Tags) {
+			t.Errorf("entry %d tags = %q, want %q", i, view[i].Tags, want[i].Tags)
+		}
+	}
+
+	// Every node keys its image by the digest name, whatever tags it reports.
+	wantReferences := []string{want[1].Reference, want[1].Reference, want[0].Reference,
+		want[0].Reference}
+	for i, n := range inventory.Nodes() {
+		if got := references(n.Images); !slices.Equal(got, wantReferences[i:i+1]) {
+			t.Errorf("%s references = %q, want [%s]", n.Name, got, wantReferences[i])
+		}
+	}
+}
+
+func TestInventorySharesReferenceStrings(t *testing.T) {
+	inventory := newInventory(t, Options{NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "docker://27.1.1", image(100, "nginx:1.27")))
+	inventory.Add(node("worker-1", "cri-o://1.33.4", image(100, "docker.io/library/nginx:1.27")))
+
+	nodes := inventory.Nodes()
+	first, second := nodes[0].Images[0].Reference, nodes[1].Images[0].Reference
+	if first != second {
+		t.Fatalf("references %q and %q, want equal", first, second)
+	}
+	if unsafe.StringData(first) != unsafe.StringData(second) {
+		t.Error("the two nodes hold separate copies of one reference, want one shared string")
+	}
+}
+
+func TestInventoryDuplicateReferenceKeepsFirst(t *testing.T) {
+	app := Image{Reference: "quay.io/org/app:v1", SizeBytes: 300}
+	tool := Image{Reference: "quay.io/other/tool:v1", SizeBytes: 200}
+	cases := []struct {
+		name    string
+		options Options
+		want    []Image
+	}{
+		{"all images", Options{NodeStatusMaxImages: 50}, []Image{app, tool}},
+		{"requested image", Options{Images: []string{"quay.io/org/app:v1"},
+			NodeStatusMaxImages: 50}, []Image{app}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inventory := newInventory(t, tc.options)
+			inventory.Add(node("worker-0", "cri-o://1.33.4",
+				image(300, "quay.io/org/app:v1"),
+				image(200, "quay.io/other/tool:v1"),
+				image(100, "quay.io/org/app:v1")))
+
+			got := onlyNode(t, inventory)
+			if !slices.Equal(got.Images, tc.want) {
+				t.Errorf("images = %+v, want %+v with the first size of the duplicate",
+					got.Images, tc.want)
+			}
+			if got.ImageCount != 3 {
+				t.Errorf("image count = %d, want 3 with the duplicate", got.ImageCount)
+			}
+			if got.TotalSizeBytes != 600 {
+				t.Errorf("total size = %d, want 600 with the duplicate", got.TotalSizeBytes)
+			}
+			if view := inventory.ImageNodes(); view[0].NodeCount != 1 {
+				t.Errorf("node count = %d, want the node counted once", view[0].NodeCount)
+			}
+		})
 	}
 }
 
@@ -227,8 +368,9 @@ func TestInventoryTotalsCoverFilteredImages(t *testing.T) {
 	if got.TotalSizeBytes != 1000 {
 		t.Errorf("total size = %d, want 1000", got.TotalSizeBytes)
 	}
-	if len(got.Images) != 1 || got.Images[0].SizeBytes != 200 {
-		t.Errorf("images = %+v, want only nginx:1.27", got.Images)
+	want := []Image{{Reference: "docker.io/library/nginx:1.27", SizeBytes: 200}}
+	if !slices.Equal(got.Images, want) {
+		t.Errorf("images = %+v, want only nginx:1.27: %+v", got.Images, want)
 	}
 }
 
@@ -373,6 +515,10 @@ func TestInventoryRequestedView(t *testing.T) {
 		if !slices.Equal(view[i].MissingOn, want[i].MissingOn) {
 			t.Errorf("entry %d missing on = %q, want %q", i, view[i].MissingOn, want[i].MissingOn)
 		}
+		if view[i].Digests != nil || view[i].Tags != nil {
+			t.Errorf("entry %d digests %q and tags %q, want nil with requested images", i,
+				view[i].Digests, view[i].Tags)
+		}
 	}
 
 	nodes := inventory.Nodes()
@@ -383,8 +529,13 @@ func TestInventoryRequestedView(t *testing.T) {
 	if len(nodes[1].Images) != 0 {
 		t.Errorf("worker-1 images = %+v, want none of interest", nodes[1].Images)
 	}
-	if len(nodes[2].Images) != 2 {
-		t.Errorf("worker-2 has %d images of interest, want 2", len(nodes[2].Images))
+	// The image's reference is its digest name, whichever of its names matched.
+	wantImages := []Image{
+		{Reference: "quay.io/org/app@" + appDigest, SizeBytes: 100},
+		{Reference: "docker.io/library/nginx:1.27", SizeBytes: 90},
+	}
+	if !slices.Equal(nodes[2].Images, wantImages) {
+		t.Errorf("worker-2 images = %+v, want %+v", nodes[2].Images, wantImages)
 	}
 }
 
@@ -421,9 +572,12 @@ func TestInventoryFullInverseView(t *testing.T) {
 	view := inventory.ImageNodes()
 	want := []ImageNodes{
 		{Reference: "docker.io/library/nginx:1.27",
-			NodeNames: []string{"worker-0", "worker-1", "worker-2"}, NodeCount: 3},
+			NodeNames: []string{"worker-0", "worker-1", "worker-2"}, NodeCount: 3,
+			Digests: []string{}, Tags: []string{"docker.io/library/nginx:1.27"}},
 		{Reference: "quay.io/org/app@" + appDigest,
-			NodeNames: []string{"worker-0", "worker-1"}, NodeCount: 2},
+			NodeNames: []string{"worker-0", "worker-1"}, NodeCount: 2,
+			Digests: []string{"quay.io/org/app@" + appDigest},
+			Tags:    []string{"quay.io/org/app:v1"}},
 	}
 	if len(view) != len(want) {
 		t.Fatalf("got %d entries, want %d: %+v", len(view), len(want), view)
@@ -442,6 +596,26 @@ func TestInventoryFullInverseView(t *testing.T) {
 			t.Errorf("entry %d missing on = %q, want nil without requested images", i,
 				view[i].MissingOn)
 		}
+		if !slices.Equal(view[i].Digests, want[i].Digests) {
+			t.Errorf("entry %d digests = %q, want %q", i, view[i].Digests, want[i].Digests)
+		}
+		if !slices.Equal(view[i].Tags, want[i].Tags) {
+			t.Errorf("entry %d tags = %q, want %q", i, view[i].Tags, want[i].Tags)
+		}
+	}
+
+	// worker-2 reports nginx twice, and its image list keeps it once.
+	nodes := inventory.Nodes()
+	if got := references(nodes[2].Images); !slices.Equal(got,
+		[]string{"docker.io/library/nginx:1.27"}) {
+		t.Errorf("worker-2 references = %q, want nginx once", got)
+	}
+	// worker-1's dangling image has no reference but counts.
+	if len(nodes[1].Images) != 2 {
+		t.Errorf("worker-1 images = %+v, want 2 without the dangling image", nodes[1].Images)
+	}
+	if nodes[1].ImageCount != 3 {
+		t.Errorf("worker-1 image count = %d, want 3", nodes[1].ImageCount)
 	}
 }
 
@@ -476,6 +650,9 @@ func TestInventorySummaryOnly(t *testing.T) {
 		}
 		if view[0].NodeNames != nil {
 			t.Errorf("node names = %q, want nil in a summary", view[0].NodeNames)
+		}
+		if want := []string{"docker.io/library/nginx:1.27"}; !slices.Equal(view[0].Tags, want) {
+			t.Errorf("tags = %q, want %q in a summary too", view[0].Tags, want)
 		}
 	})
 

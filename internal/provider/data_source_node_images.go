@@ -81,9 +81,17 @@ func (d *nodeImagesDataSource) Schema(
 ) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the container images that nodes have cached, as the " +
-			"kubelets report them in `Node.status.images`: per node, and per image the " +
-			"nodes that have it. Set `images` to ask which of those images are missing " +
-			"where; state then holds only the answer, which matters on large clusters.\n\n" +
+			"kubelets report them in `Node.status.images`: per node a map from image " +
+			"reference to size, and per image its digest and tag names and the nodes that " +
+			"have it. Set `images` to ask which of those images are missing where; state " +
+			"then holds only the answer, which matters on large clusters.\n\n" +
+			"An image's reference is its first digest name, else its first tag name, " +
+			"normalized, such as `quay.io/org/app@sha256:...` or " +
+			"`docker.io/library/nginx:1.27`. Nodes key `nodes[*].images` by it, and " +
+			"`image_nodes` lists its `digests` and `tags`, so a tag leads to the reference " +
+			"to look up. An image that has no usable name, such as a dangling image that " +
+			"the kubelet reports only as `<none>@<none>`, is in no map and in no " +
+			"`image_nodes` entry, but counts in `image_count` and `total_size_bytes`.\n\n" +
 			"The kubelet reports at most `nodeStatusMaxImages` images per node (" +
 			fmt.Sprint(nodeimages.DefaultNodeStatusMaxImages) + " unless configured), " +
 			"largest first, with at most 5 names each. Smaller images fall off a busy " +
@@ -114,8 +122,9 @@ func (d *nodeImagesDataSource) Schema(
 				ElementType: types.StringType,
 				MarkdownDescription: "Image references of interest, such as `nginx:1.27` or " +
 					"`quay.io/org/app@sha256:...`. When set, each node's `images` holds " +
-					"only the images that match one of them, and `image_nodes` has one " +
-					"entry per reference, in this order, with the nodes that lack it. An " +
+					"only the images that match one of them, still keyed by the image's " +
+					"own reference, and `image_nodes` has one entry per reference, in this " +
+					"order, with the nodes that lack it. An " +
 					"image matches by its normalized name and tag, or by repository and " +
 					"digest for a reference with a digest; never by substring, so `nginx` " +
 					"means `docker.io/library/nginx:latest` and not `nginx-ingress`.",
@@ -125,10 +134,10 @@ func (d *nodeImagesDataSource) Schema(
 			},
 			"summary_only": schema.BoolAttribute{
 				Optional: true,
-				MarkdownDescription: "When true, each node's `images` is empty and, unless " +
-					"`images` is set, the `node_names` of each `image_nodes` entry is null. " +
-					"The counts and sizes stay. Use it on large clusters, where the full " +
-					"inventory makes state large and reads slow.",
+				MarkdownDescription: "When true, each node's `images` is an empty map and, " +
+					"unless `images` is set, the `node_names` of each `image_nodes` entry " +
+					"is null. The counts, sizes, `digests` and `tags` stay. Use it on large " +
+					"clusters, where the full inventory makes state large and reads slow.",
 			},
 			"page_size": schema.Int64Attribute{
 				Optional: true,
@@ -185,12 +194,14 @@ func nodesAttribute() schema.ListNestedAttribute {
 				"image_count": schema.Int64Attribute{
 					Computed: true,
 					MarkdownDescription: "The number of images the node reports, including " +
-						"those left out of `images` by the `images` filter.",
+						"those missing from its `images` map: images without a usable name, " +
+						"and those that the `images` argument does not match.",
 				},
 				"total_size_bytes": schema.Int64Attribute{
 					Computed: true,
-					MarkdownDescription: "The sum of `size_bytes` over every image the " +
-						"node reports. Layers shared between images count once per image. " +
+					MarkdownDescription: "The sum of the sizes of every image the node " +
+						"reports, as counted by `image_count`. Layers shared between images " +
+						"count once per image. " +
 						"Negative sizes count as 0, and the sum stops at " +
 						"9223372036854775807, the largest 64-bit integer, instead of " +
 						"overflowing.",
@@ -201,46 +212,26 @@ func nodesAttribute() schema.ListNestedAttribute {
 						"`node_status_max_images` images: the kubelet's cap, so smaller " +
 						"images may be cached but missing from the list.",
 				},
-				"images": schema.ListNestedAttribute{
-					Computed: true,
-					MarkdownDescription: "The node's images, largest first as the kubelet " +
-						"sorts them; only those matching `images` when it is set. Empty " +
-						"when `summary_only` is true.",
-					NestedObject: schema.NestedAttributeObject{
-						Attributes: nodeImageAttributes(),
-					},
-				},
+				"images": nodeImagesMapAttribute(),
 			},
 		},
 	}
 }
 
-func nodeImageAttributes() map[string]schema.Attribute {
-	return map[string]schema.Attribute{
-		"names": schema.ListAttribute{
-			Computed:    true,
-			ElementType: types.StringType,
-			MarkdownDescription: "The names as the node reports them, without the kubelet's " +
-				"`<none>@<none>` and `<none>:<none>` placeholders.",
-		},
-		"digests": schema.ListAttribute{
-			Computed:    true,
-			ElementType: types.StringType,
-			MarkdownDescription: "The digest names, fully qualified, such as " +
-				"`quay.io/org/app@sha256:...`.",
-		},
-		"tags": schema.ListAttribute{
-			Computed:    true,
-			ElementType: types.StringType,
-			MarkdownDescription: "The tag names, fully qualified, such as " +
-				"`docker.io/library/nginx:1.27`.",
-		},
-		"size_bytes": schema.Int64Attribute{
-			Computed: true,
-			MarkdownDescription: "The size the runtime reports: uncompressed bytes on " +
-				"CRI-O (OpenShift), compressed bytes on containerd, so the same image " +
-				"differs between runtimes.",
-		},
+func nodeImagesMapAttribute() schema.MapAttribute {
+	return schema.MapAttribute{
+		Computed:    true,
+		ElementType: types.Int64Type,
+		MarkdownDescription: "The node's images: a map from each image's reference, as " +
+			"`image_nodes` names it, to its size in bytes as the runtime reports it. " +
+			"Sizes are uncompressed bytes on CRI-O (OpenShift) and compressed bytes on " +
+			"containerd, so the same image differs between runtimes. Only the images " +
+			"matching `images` when it is set. An empty map when `summary_only` is true. " +
+			"Images without a usable name are left out. Of two images with one " +
+			"reference, the map has the size of the first the node lists, which is the " +
+			"larger as the kubelet sorts images. Use `keys(node.images)` for the " +
+			"references, `contains(keys(node.images), ref)` to test for one, and " +
+			"`lookup(node.images, ref, 0)` for its size.",
 	}
 }
 
@@ -268,6 +259,23 @@ func imageNodesAttribute() schema.ListNestedAttribute {
 				"node_count": schema.Int64Attribute{
 					Computed:            true,
 					MarkdownDescription: "The number of selected nodes that have the image.",
+				},
+				"digests": schema.ListAttribute{
+					Computed:    true,
+					ElementType: types.StringType,
+					MarkdownDescription: "Every digest name that a selected node reports for " +
+						"the image, fully qualified, such as `quay.io/org/app@sha256:...`, " +
+						"sorted and without duplicates. Null when `images` is set.",
+				},
+				"tags": schema.ListAttribute{
+					Computed:    true,
+					ElementType: types.StringType,
+					MarkdownDescription: "Every tag name that a selected node reports for the " +
+						"image, fully qualified, such as `docker.io/library/nginx:1.27`, " +
+						"sorted and without duplicates. Nodes that pulled one digest under " +
+						"different tags, such as `1.27` on one node and `latest` on another, " +
+						"report different tags, and all of them are listed. Null when " +
+						"`images` is set.",
 				},
 				"missing_on": schema.ListAttribute{
 					Computed:    true,
@@ -323,11 +331,12 @@ func (d *nodeImagesDataSource) Read(
 }
 
 // largeInventoryImages is the number of per-node image entries above which Read warns. The
-// plugin framework copies, compares and encodes every value of the state, and each image
-// entry contains about ten. Measured with TestAccNodeImagesScale on a 2-core machine, 250,000
-// entries (5,000 nodes with 50 images) took over 30 s and about 3 GiB of memory, so 25,000
-// entries cost seconds and hundreds of MiB.
-const largeInventoryImages = 25000
+// plugin framework and Terraform copy, compare and encode every value of the state, and each
+// entry adds a map element to its node and a node name to its image_nodes entry. Measured
+// with BenchmarkNodeInventory (internal/benchmarks) on a shared 2-core machine, 250,000
+// entries (5,000 nodes with 50 images) took about 2 s and 250 MiB for the provider's read,
+// 7.6 s for terraform plan, and made a state of 30 MiB. 100,000 entries are about 40% of that.
+const largeInventoryImages = 100000
 
 // warnLargeInventory adds a warning when the state would hold more image entries than
 // largeInventoryImages, with the settings that avoid it.

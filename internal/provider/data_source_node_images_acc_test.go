@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/imageref"
 	"github.com/imagedist/terraform-provider-imagedist/internal/testcluster"
 )
 
@@ -205,12 +207,49 @@ func checkNodeImagesMatchAPI(t *testing.T, selector string) resource.TestCheckFu
 			if got := attributes[prefix+"image_count"]; got != count {
 				return fmt.Errorf("%simage_count = %s, want %s", prefix, got, count)
 			}
-			if got := attributes[prefix+"images.#"]; got != count {
-				return fmt.Errorf("%simages.# = %s, want %s", prefix, got, count)
+			sizes, err := imageSizesByReference(node.Status.Images)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", node.Name, err)
+			}
+			if got := attributes[prefix+"images.%"]; got != strconv.Itoa(len(sizes)) {
+				return fmt.Errorf("%simages.%% = %s, want %d", prefix, got, len(sizes))
+			}
+			for reference, size := range sizes {
+				key := prefix + "images." + reference
+				if got := attributes[key]; got != strconv.FormatInt(size, 10) {
+					return fmt.Errorf("%s = %q, want %d", key, got, size)
+				}
 			}
 		}
 		return nil
 	}
+}
+
+// imageSizesByReference returns what a node's images map contains: per image with a usable
+// name, its first digest name, else its first tag name, normalized, with the size of the
+// first image under that reference.
+func imageSizesByReference(images []corev1.ContainerImage) (map[string]int64, error) {
+	sizes := map[string]int64{}
+	for _, image := range images {
+		var digest, tag string
+		for _, name := range image.Names {
+			reference, kind, err := imageref.ParseNodeImageName(name)
+			if err != nil {
+				return nil, fmt.Errorf("parsing image name %q: %w", name, err)
+			}
+			switch {
+			case kind == imageref.NodeImageDigest && digest == "":
+				digest = reference.Identity()
+			case kind == imageref.NodeImageTag && tag == "":
+				tag = reference.Identity()
+			}
+		}
+		key := cmp.Or(digest, tag)
+		if _, seen := sizes[key]; key != "" && !seen {
+			sizes[key] = image.SizeBytes
+		}
+	}
+	return sizes, nil
 }
 
 func TestAccNodeImagesLabelSelector(t *testing.T) {
@@ -243,48 +282,25 @@ func TestAccNodeImagesLabelSelector(t *testing.T) {
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(1).AtMapKey("container_runtime"),
 						knownvalue.StringExact("containerd")),
-					// Node a's images, largest first: nginx, app, then the dangling image
-					// whose placeholder names are dropped.
+					// Node a's images by reference. The dangling image, which has only
+					// placeholder names, counts in image_count and total_size_bytes above
+					// but has no key.
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("images"),
-						knownvalue.ListExact([]knownvalue.Check{
-							knownvalue.ObjectExact(map[string]knownvalue.Check{
-								"names": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("docker.io/library/nginx@" +
-										fleetNginxDigest),
-									knownvalue.StringExact("docker.io/library/nginx:1.27"),
-								}),
-								"digests": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("docker.io/library/nginx@" +
-										fleetNginxDigest),
-								}),
-								"tags": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("docker.io/library/nginx:1.27"),
-								}),
-								"size_bytes": knownvalue.Int64Exact(
-									fleetNginx.SizeBytes(testcluster.CRIO)),
-							}),
-							knownvalue.ObjectExact(map[string]knownvalue.Check{
-								"names": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("quay.io/imagedist-test/app@" +
-										fleetAppDigest),
-								}),
-								"digests": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("quay.io/imagedist-test/app@" +
-										fleetAppDigest),
-								}),
-								"tags": knownvalue.ListExact([]knownvalue.Check{}),
-								"size_bytes": knownvalue.Int64Exact(
-									fleetApp.SizeBytes(testcluster.CRIO)),
-							}),
-							knownvalue.ObjectExact(map[string]knownvalue.Check{
-								"names":   knownvalue.ListExact([]knownvalue.Check{}),
-								"digests": knownvalue.ListExact([]knownvalue.Check{}),
-								"tags":    knownvalue.ListExact([]knownvalue.Check{}),
-								"size_bytes": knownvalue.Int64Exact(
-									fleetDangling.SizeBytes(testcluster.CRIO)),
-							}),
+						knownvalue.MapExact(map[string]knownvalue.Check{
+							"docker.io/library/nginx@" + fleetNginxDigest: knownvalue.Int64Exact(
+								fleetNginx.SizeBytes(testcluster.CRIO)),
+							"quay.io/imagedist-test/app@" + fleetAppDigest: knownvalue.Int64Exact(
+								fleetApp.SizeBytes(testcluster.CRIO)),
 						})),
+					// Node b runs containerd, which reports compressed sizes.
+					statecheck.ExpectKnownValue(nodeImagesAddress,
+						tfjsonpath.New("nodes").AtSliceIndex(1).AtMapKey("images").
+							AtMapKey("quay.io/imagedist-test/app@"+fleetAppDigest),
+						knownvalue.Int64Exact(fleetApp.SizeBytes(testcluster.Containerd))),
+					statecheck.ExpectKnownValue(nodeImagesAddress,
+						tfjsonpath.New("nodes").AtSliceIndex(4).AtMapKey("images"),
+						knownvalue.MapExact(map[string]knownvalue.Check{})),
 				},
 			},
 			{
@@ -317,11 +333,17 @@ func TestAccNodeImagesLabelSelector(t *testing.T) {
 							"node_names.#": "2",
 							"node_names.0": fleet.node("a"),
 							"node_names.1": fleet.node("d"),
+							"digests.#":    "1",
+							"digests.0":    "docker.io/library/nginx@" + fleetNginxDigest,
+							"tags.#":       "1",
+							"tags.0":       "docker.io/library/nginx:1.27",
 						}),
 					resource.TestCheckTypeSetElemNestedAttrs(nodeImagesAddress, "image_nodes.*",
 						map[string]string{
 							"reference":  "quay.io/imagedist-test/app@" + fleetAppDigest,
 							"node_count": "2",
+							"digests.#":  "1",
+							"tags.#":     "0",
 						}),
 					resource.TestCheckNoResourceAttr(nodeImagesAddress,
 						"image_nodes.0.missing_on.#"),
@@ -435,23 +457,25 @@ func TestAccNodeImagesImagesOfInterest(t *testing.T) {
 								[]string{fleet.node("c"), fleet.node("d"), fleet.node("e")}),
 							imageNodesEntry("docker.io/library/nginx:1.25", []string{}, all),
 						})),
-					// Each node lists only the images of interest but counts all of them.
+					// Each node lists only the images of interest, under their own
+					// references, but counts all of them.
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("images"),
-						knownvalue.ListSizeExact(2)),
+						knownvalue.MapExact(map[string]knownvalue.Check{
+							"docker.io/library/nginx@" + fleetNginxDigest: knownvalue.Int64Exact(
+								fleetNginx.SizeBytes(testcluster.CRIO)),
+							"quay.io/imagedist-test/app@" + fleetAppDigest: knownvalue.Int64Exact(
+								fleetApp.SizeBytes(testcluster.CRIO)),
+						})),
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("image_count"),
 						knownvalue.Int64Exact(3)),
 					// nginx-ingress and mynginx must not match nginx.
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(1).AtMapKey("images"),
-						knownvalue.ListExact([]knownvalue.Check{
-							knownvalue.ObjectPartial(map[string]knownvalue.Check{
-								"digests": knownvalue.ListExact([]knownvalue.Check{
-									knownvalue.StringExact("quay.io/imagedist-test/app@" +
-										fleetAppDigest),
-								}),
-							}),
+						knownvalue.MapExact(map[string]knownvalue.Check{
+							"quay.io/imagedist-test/app@" + fleetAppDigest: knownvalue.Int64Exact(
+								fleetApp.SizeBytes(testcluster.Containerd)),
 						})),
 					// Node c cached nginx, but its status list was cut at 50 images.
 					statecheck.ExpectKnownValue(nodeImagesAddress,
@@ -468,6 +492,8 @@ func imageNodesEntry(reference string, present, missing []string) knownvalue.Che
 		"reference":  knownvalue.StringExact(reference),
 		"node_names": stringListCheck(present),
 		"node_count": knownvalue.Int64Exact(int64(len(present))),
+		"digests":    knownvalue.Null(),
+		"tags":       knownvalue.Null(),
 		"missing_on": stringListCheck(missing),
 	})
 }
@@ -495,7 +521,7 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0),
 						knownvalue.ObjectPartial(map[string]knownvalue.Check{
-							"images":      knownvalue.ListExact([]knownvalue.Check{}),
+							"images":      knownvalue.MapExact(map[string]knownvalue.Check{}),
 							"image_count": knownvalue.Int64Exact(3),
 						})),
 					statecheck.ExpectKnownValue(nodeImagesAddress,
@@ -506,6 +532,7 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 					"image_nodes.*", map[string]string{
 						"reference":  "docker.io/library/nginx@" + fleetNginxDigest,
 						"node_count": "2",
+						"tags.0":     "docker.io/library/nginx:1.27",
 					}),
 			},
 			{
@@ -517,10 +544,80 @@ func TestAccNodeImagesSummaryOnly(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("images"),
-						knownvalue.ListExact([]knownvalue.Check{})),
+						knownvalue.MapExact(map[string]knownvalue.Check{})),
 					statecheck.ExpectKnownValue(nodeImagesAddress,
 						tfjsonpath.New("image_nodes").AtSliceIndex(0).AtMapKey("node_names"),
 						stringListCheck([]string{fleet.node("a"), fleet.node("d")})),
+				},
+			},
+		},
+	})
+}
+
+// TestAccNodeImagesTagsOfOneDigest reads two nodes that pulled one digest under different
+// tags, such as a version tag and latest.
+func TestAccNodeImagesTagsOfOneDigest(t *testing.T) {
+	requireAcceptance(t)
+	suite := acctest.RandomWithPrefix("ni-tags")
+	labels := map[string]string{nodeImagesSuiteLabel: suite}
+	tagged := func(tag string) testcluster.Image {
+		image := fleetApp
+		image.Tags = []string{tag}
+		return image
+	}
+	nodes := []testcluster.Node{
+		{Name: suite + "-a", Labels: labels, Runtime: testcluster.CRIO,
+			Images: []testcluster.Image{tagged("v1")}},
+		{Name: suite + "-b", Labels: labels, Runtime: testcluster.Containerd,
+			Images: []testcluster.Image{tagged("v2")}},
+	}
+	client := nodeImagesClient(t)
+	ctx := context.Background()
+	if err := testcluster.SeedNodes(ctx, client, nodes); err != nil {
+		t.Fatalf("seeding nodes: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, node := range nodes {
+			if err := client.CoreV1().Nodes().Delete(ctx, node.Name,
+				metav1.DeleteOptions{}); err != nil {
+				t.Errorf("deleting node %s: %v", node.Name, err)
+			}
+		}
+	})
+
+	reference := "quay.io/imagedist-test/app@" + fleetAppDigest
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: fmt.Sprintf(`data "imagedist_node_images" "test" {
+  label_selector = "%s=%s"
+}
+
+output "sizes" {
+  value = [for node in data.imagedist_node_images.test.nodes : lookup(node.images, %q, 0)]
+}`, nodeImagesSuiteLabel, suite, reference),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(nodeImagesAddress, tfjsonpath.New("image_nodes"),
+						knownvalue.ListExact([]knownvalue.Check{
+							knownvalue.ObjectExact(map[string]knownvalue.Check{
+								"reference":  knownvalue.StringExact(reference),
+								"node_names": stringListCheck([]string{suite + "-a", suite + "-b"}),
+								"node_count": knownvalue.Int64Exact(2),
+								"digests":    stringListCheck([]string{reference}),
+								"tags": stringListCheck([]string{
+									"quay.io/imagedist-test/app:v1",
+									"quay.io/imagedist-test/app:v2",
+								}),
+								"missing_on": knownvalue.Null(),
+							}),
+						})),
+					// Both nodes key the image by its digest name, whatever tag they report.
+					statecheck.ExpectKnownOutputValue("sizes", knownvalue.ListExact(
+						[]knownvalue.Check{
+							knownvalue.Int64Exact(fleetApp.SizeBytes(testcluster.CRIO)),
+							knownvalue.Int64Exact(fleetApp.SizeBytes(testcluster.Containerd)),
+						})),
 				},
 			},
 		},

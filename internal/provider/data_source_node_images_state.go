@@ -22,8 +22,7 @@ type nodeImagesTypes struct {
 	root       tftypes.Object
 	nodeList   tftypes.List
 	node       tftypes.Object
-	imageList  tftypes.List
-	image      tftypes.Object
+	imageMap   tftypes.Map
 	viewList   tftypes.List
 	view       tftypes.Object
 	stringList tftypes.List
@@ -39,8 +38,9 @@ func nodeImagesTypesOf(schemaType tftypes.Type) (nodeImagesTypes, error) {
 	if types.nodeList, types.node, ok = objectList(types.root, "nodes"); !ok {
 		return types, fmt.Errorf("the schema has no list of objects named nodes")
 	}
-	if types.imageList, types.image, ok = objectList(types.node, "images"); !ok {
-		return types, fmt.Errorf("the schema has no list of objects named nodes.images")
+	types.imageMap, ok = types.node.AttributeTypes["images"].(tftypes.Map)
+	if !ok || !types.imageMap.ElementType.Equal(tftypes.Number) {
+		return types, fmt.Errorf("the schema has no map of numbers named nodes.images")
 	}
 	if types.viewList, types.view, ok = objectList(types.root, "image_nodes"); !ok {
 		return types, fmt.Errorf("the schema has no list of objects named image_nodes")
@@ -87,80 +87,118 @@ func nodeImagesState(ctx context.Context, config tftypes.Value, schemaType attr.
 	attributes["node_status_max_images"] = tftypes.NewValue(tftypes.Number,
 		int64(settings.options.NodeStatusMaxImages))
 	attributes["node_count"] = tftypes.NewValue(tftypes.Number, int64(len(nodes)))
-	attributes["nodes"] = types.nodesValue(nodes)
-	attributes["image_nodes"] = types.imageNodesValue(inventory.ImageNodes())
+	builder := newNodeImagesBuilder(types)
+	attributes["nodes"] = builder.nodesValue(nodes)
+	attributes["image_nodes"] = builder.imageNodesValue(inventory.ImageNodes())
 	return tftypes.NewValue(types.root, attributes), diags
 }
 
-func (t nodeImagesTypes) nodesValue(nodes []nodeimages.Node) tftypes.Value {
+// nodeImagesBuilder builds the state from the inventory. A full inventory repeats each node
+// name in the image_nodes entry of every image on the node, and each image size on every node
+// that has the image. New tftypes values for each occurrence would cost one or two
+// allocations each, so the builder makes one value per distinct string and number.
+type nodeImagesBuilder struct {
+	nodeImagesTypes
+	strings map[string]tftypes.Value
+	numbers map[int64]tftypes.Value
+}
+
+func newNodeImagesBuilder(types nodeImagesTypes) *nodeImagesBuilder {
+	return &nodeImagesBuilder{
+		nodeImagesTypes: types,
+		strings:         map[string]tftypes.Value{},
+		numbers:         map[int64]tftypes.Value{},
+	}
+}
+
+func (b *nodeImagesBuilder) nodesValue(nodes []nodeimages.Node) tftypes.Value {
 	values := make([]tftypes.Value, len(nodes))
 	for i := range nodes {
 		node := &nodes[i]
-		values[i] = tftypes.NewValue(t.node, map[string]tftypes.Value{
-			"name":                      tftypes.NewValue(tftypes.String, node.Name),
-			"container_runtime":         t.optionalString(node.ContainerRuntime),
-			"container_runtime_version": t.optionalString(node.ContainerRuntimeVersion),
+		values[i] = tftypes.NewValue(b.node, map[string]tftypes.Value{
+			"name":                      b.stringValue(node.Name),
+			"container_runtime":         b.optionalString(node.ContainerRuntime),
+			"container_runtime_version": b.optionalString(node.ContainerRuntimeVersion),
 			"image_count":               tftypes.NewValue(tftypes.Number, int64(node.ImageCount)),
 			"total_size_bytes":          tftypes.NewValue(tftypes.Number, node.TotalSizeBytes),
 			"possibly_truncated":        tftypes.NewValue(tftypes.Bool, node.PossiblyTruncated),
-			"images":                    t.imagesValue(node.Images),
+			"images":                    b.imagesValue(node.Images),
 		})
 	}
-	return tftypes.NewValue(t.nodeList, values)
+	return tftypes.NewValue(b.nodeList, values)
 }
 
-// imagesValue returns a node's image list. nil, as for summary_only, gives an empty list
-// rather than null. After Read, the plugin framework looks up the schema path of every null
-// value in the state, and for a summary of thousands of nodes that costs more than the rest.
-func (t nodeImagesTypes) imagesValue(images []nodeimages.Image) tftypes.Value {
-	values := make([]tftypes.Value, len(images))
+// imagesValue returns a node's map from image reference to size. nil, as for summary_only,
+// gives an empty map rather than null. After Read, the plugin framework looks up the schema
+// path of every null value in the state, and for a summary of thousands of nodes that costs
+// more than the rest. The inventory lists each reference of a node once.
+func (b *nodeImagesBuilder) imagesValue(images []nodeimages.Image) tftypes.Value {
+	values := make(map[string]tftypes.Value, len(images))
 	for i := range images {
-		image := &images[i]
-		values[i] = tftypes.NewValue(t.image, map[string]tftypes.Value{
-			"names":      t.stringsValue(image.Names),
-			"digests":    t.stringsValue(image.Digests),
-			"tags":       t.stringsValue(image.Tags),
-			"size_bytes": tftypes.NewValue(tftypes.Number, image.SizeBytes),
-		})
+		values[images[i].Reference] = b.numberValue(images[i].SizeBytes)
 	}
-	return tftypes.NewValue(t.imageList, values)
+	return tftypes.NewValue(b.imageMap, values)
 }
 
-func (t nodeImagesTypes) imageNodesValue(view []nodeimages.ImageNodes) tftypes.Value {
+func (b *nodeImagesBuilder) imageNodesValue(view []nodeimages.ImageNodes) tftypes.Value {
 	values := make([]tftypes.Value, len(view))
 	for i := range view {
 		entry := &view[i]
-		values[i] = tftypes.NewValue(t.view, map[string]tftypes.Value{
+		values[i] = tftypes.NewValue(b.view, map[string]tftypes.Value{
 			"reference":  tftypes.NewValue(tftypes.String, entry.Reference),
-			"node_names": t.nullableStringsValue(entry.NodeNames),
+			"node_names": b.nullableStringsValue(entry.NodeNames),
 			"node_count": tftypes.NewValue(tftypes.Number, int64(entry.NodeCount)),
-			"missing_on": t.nullableStringsValue(entry.MissingOn),
+			"digests":    b.nullableStringsValue(entry.Digests),
+			"tags":       b.nullableStringsValue(entry.Tags),
+			"missing_on": b.nullableStringsValue(entry.MissingOn),
 		})
 	}
-	return tftypes.NewValue(t.viewList, values)
+	return tftypes.NewValue(b.viewList, values)
 }
 
 // stringsValue returns a list of strings; nil gives an empty list.
-func (t nodeImagesTypes) stringsValue(strings []string) tftypes.Value {
+func (b *nodeImagesBuilder) stringsValue(strings []string) tftypes.Value {
 	values := make([]tftypes.Value, len(strings))
 	for i, text := range strings {
-		values[i] = tftypes.NewValue(tftypes.String, text)
+		values[i] = b.stringValue(text)
 	}
-	return tftypes.NewValue(t.stringList, values)
+	return tftypes.NewValue(b.stringList, values)
 }
 
 // nullableStringsValue returns a list of strings; nil gives null.
-func (t nodeImagesTypes) nullableStringsValue(strings []string) tftypes.Value {
+func (b *nodeImagesBuilder) nullableStringsValue(strings []string) tftypes.Value {
 	if strings == nil {
-		return tftypes.NewValue(t.stringList, nil)
+		return tftypes.NewValue(b.stringList, nil)
 	}
-	return t.stringsValue(strings)
+	return b.stringsValue(strings)
 }
 
 // optionalString returns a string value, or null for "".
-func (nodeImagesTypes) optionalString(text string) tftypes.Value {
+func (b *nodeImagesBuilder) optionalString(text string) tftypes.Value {
 	if text == "" {
 		return tftypes.NewValue(tftypes.String, nil)
 	}
-	return tftypes.NewValue(tftypes.String, text)
+	return b.stringValue(text)
+}
+
+// stringValue returns the value of text, made once per distinct text.
+func (b *nodeImagesBuilder) stringValue(text string) tftypes.Value {
+	value, ok := b.strings[text]
+	if !ok {
+		value = tftypes.NewValue(tftypes.String, text)
+		b.strings[text] = value
+	}
+	return value
+}
+
+// numberValue returns the value of number, made once per distinct number. The values share
+// one *big.Float, as the copies that tftypes.Value.Copy makes do (terraform-plugin-go
+// v0.31.0), so nothing may change it.
+func (b *nodeImagesBuilder) numberValue(number int64) tftypes.Value {
+	value, ok := b.numbers[number]
+	if !ok {
+		value = tftypes.NewValue(tftypes.Number, number)
+		b.numbers[number] = value
+	}
+	return value
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -148,14 +149,9 @@ func TestNodeImagesStateFull(t *testing.T) {
 		ValueString() != "cri-o" {
 		t.Errorf("nodes[0].container_runtime = %v, want cri-o", got)
 	}
-	image := node0.AtName("images").AtListIndex(0)
-	digests := stateAttribute[[]string](t, state, image.AtName("digests"))
-	if len(digests) != 1 || digests[0] != "quay.io/org/app@"+testAppDigest {
-		t.Errorf("digests = %q", digests)
-	}
-	tags := stateAttribute[[]string](t, state, image.AtName("tags"))
-	if len(tags) != 1 || tags[0] != "quay.io/org/app:v1" {
-		t.Errorf("tags = %q", tags)
+	images := stateAttribute[map[string]int64](t, state, node0.AtName("images"))
+	if len(images) != 1 || images["quay.io/org/app@"+testAppDigest] != 100 {
+		t.Errorf("nodes[0].images = %v, want the digest reference with size 100", images)
 	}
 
 	node1 := path.Root("nodes").AtListIndex(1)
@@ -167,19 +163,89 @@ func TestNodeImagesStateFull(t *testing.T) {
 		node1.AtName("container_runtime_version")); !got.IsNull() {
 		t.Errorf("runtime version of a node without one = %v, want null", got)
 	}
-	names := stateAttribute[types.List](t, state, node1.AtName("images").AtListIndex(0).
-		AtName("names"))
-	if names.IsNull() || len(names.Elements()) != 0 {
-		t.Errorf("names of a placeholder-only image = %v, want an empty list", names)
-	}
 
 	view := path.Root("image_nodes").AtListIndex(0)
 	if got := stateAttribute[types.String](t, state, view.AtName("reference")); got.
 		ValueString() != "quay.io/org/app@"+testAppDigest {
 		t.Errorf("image_nodes[0].reference = %v", got)
 	}
+	digests := stateAttribute[[]string](t, state, view.AtName("digests"))
+	if len(digests) != 1 || digests[0] != "quay.io/org/app@"+testAppDigest {
+		t.Errorf("image_nodes[0].digests = %q", digests)
+	}
+	tags := stateAttribute[[]string](t, state, view.AtName("tags"))
+	if len(tags) != 1 || tags[0] != "quay.io/org/app:v1" {
+		t.Errorf("image_nodes[0].tags = %q", tags)
+	}
 	if got := stateAttribute[types.List](t, state, view.AtName("missing_on")); !got.IsNull() {
 		t.Errorf("missing_on without images = %v, want null", got)
+	}
+}
+
+func TestNodeImagesStatePlaceholderOnlyImage(t *testing.T) {
+	config := nodeImagesConfig(t, nil)
+	state := buildTestState(t, config,
+		testNode("worker-0", "cri-o://1.33.4",
+			corev1.ContainerImage{Names: []string{"quay.io/org/app:v1"}, SizeBytes: 100},
+			corev1.ContainerImage{Names: []string{"<none>@<none>", "<none>:<none>"},
+				SizeBytes: 5}),
+	)
+
+	node := path.Root("nodes").AtListIndex(0)
+	images := stateAttribute[map[string]int64](t, state, node.AtName("images"))
+	if len(images) != 1 || images["quay.io/org/app:v1"] != 100 {
+		t.Errorf("images = %v, want only quay.io/org/app:v1", images)
+	}
+	if got := stateAttribute[types.Int64](t, state, node.AtName("image_count")); got.
+		ValueInt64() != 2 {
+		t.Errorf("image_count = %v, want 2 with the placeholder-only image", got)
+	}
+	if got := stateAttribute[types.Int64](t, state, node.AtName("total_size_bytes")); got.
+		ValueInt64() != 105 {
+		t.Errorf("total_size_bytes = %v, want 105 with the placeholder-only image", got)
+	}
+	if got := stateAttribute[types.List](t, state, path.Root("image_nodes")); len(got.
+		Elements()) != 1 {
+		t.Errorf("image_nodes = %v, want one entry, without the placeholder-only image", got)
+	}
+}
+
+func TestNodeImagesStateTagsOfOneDigest(t *testing.T) {
+	config := nodeImagesConfig(t, nil)
+	digestName := "quay.io/org/app@" + testAppDigest
+	state := buildTestState(t, config,
+		testNode("worker-0", "cri-o://1.33.4",
+			corev1.ContainerImage{Names: []string{digestName, "quay.io/org/app:v1"},
+				SizeBytes: 100}),
+		testNode("worker-1", "containerd://2.1.4",
+			corev1.ContainerImage{Names: []string{"quay.io/org/app:v2", digestName},
+				SizeBytes: 40}),
+	)
+
+	for i, size := range []int64{100, 40} {
+		images := stateAttribute[map[string]int64](t, state,
+			path.Root("nodes").AtListIndex(i).AtName("images"))
+		if len(images) != 1 || images[digestName] != size {
+			t.Errorf("nodes[%d].images = %v, want the digest reference with size %d", i,
+				images, size)
+		}
+	}
+
+	views := stateAttribute[types.List](t, state, path.Root("image_nodes"))
+	if len(views.Elements()) != 1 {
+		t.Fatalf("image_nodes = %v, want one entry for the digest", views)
+	}
+	view := path.Root("image_nodes").AtListIndex(0)
+	if got := stateAttribute[[]string](t, state, view.AtName("tags")); len(got) != 2 ||
+		got[0] != "quay.io/org/app:v1" || got[1] != "quay.io/org/app:v2" {
+		t.Errorf("tags = %q, want both tags, sorted", got)
+	}
+	if got := stateAttribute[[]string](t, state, view.AtName("digests")); len(got) != 1 ||
+		got[0] != digestName {
+		t.Errorf("digests = %q, want [%s]", got, digestName)
+	}
+	if got := stateAttribute[[]string](t, state, view.AtName("node_names")); len(got) != 2 {
+		t.Errorf("node_names = %q, want both nodes", got)
 	}
 }
 
@@ -199,10 +265,10 @@ func TestNodeImagesStateSummaryWithImages(t *testing.T) {
 	if got := stateAttribute[types.Int64](t, state, path.Root("page_size")); got.ValueInt64() != 7 {
 		t.Errorf("page_size = %v, want the configured 7", got)
 	}
-	images := stateAttribute[types.List](t, state, path.Root("nodes").AtListIndex(0).
+	images := stateAttribute[types.Map](t, state, path.Root("nodes").AtListIndex(0).
 		AtName("images"))
 	if images.IsNull() || len(images.Elements()) != 0 {
-		t.Errorf("nodes[0].images = %v, want an empty list with summary_only", images)
+		t.Errorf("nodes[0].images = %v, want an empty map with summary_only", images)
 	}
 	view := path.Root("image_nodes").AtListIndex(0)
 	if got := stateAttribute[types.String](t, state, view.AtName("reference")); got.
@@ -216,6 +282,40 @@ func TestNodeImagesStateSummaryWithImages(t *testing.T) {
 	if got := stateAttribute[[]string](t, state, view.AtName("missing_on")); len(got) != 1 ||
 		got[0] != "worker-1" {
 		t.Errorf("missing_on = %q, want [worker-1]", got)
+	}
+	for _, name := range []string{"digests", "tags"} {
+		if got := stateAttribute[types.List](t, state, view.AtName(name)); !got.IsNull() {
+			t.Errorf("%s with images = %v, want null", name, got)
+		}
+	}
+}
+
+func TestNodeImagesStateFilteredImages(t *testing.T) {
+	config := nodeImagesConfig(t, map[string]tftypes.Value{
+		"images": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
+			[]tftypes.Value{tftypes.NewValue(tftypes.String, "quay.io/org/app:v1")}),
+	})
+	state := buildTestState(t, config,
+		testNode("worker-0", "cri-o://1.33.4",
+			corev1.ContainerImage{Names: []string{"docker.io/library/nginx:1.27"},
+				SizeBytes: 300},
+			corev1.ContainerImage{
+				Names:     []string{"quay.io/org/app:v1", "quay.io/org/app@" + testAppDigest},
+				SizeBytes: 100,
+			}),
+		testNode("worker-1", "cri-o://1.33.4"),
+	)
+
+	// The key is the image's own reference, its digest name, not the requested tag.
+	images := stateAttribute[map[string]int64](t, state,
+		path.Root("nodes").AtListIndex(0).AtName("images"))
+	if len(images) != 1 || images["quay.io/org/app@"+testAppDigest] != 100 {
+		t.Errorf("nodes[0].images = %v, want only the requested image under its digest", images)
+	}
+	empty := stateAttribute[types.Map](t, state, path.Root("nodes").AtListIndex(1).
+		AtName("images"))
+	if empty.IsNull() || len(empty.Elements()) != 0 {
+		t.Errorf("nodes[1].images = %v, want an empty map", empty)
 	}
 }
 
@@ -374,8 +474,12 @@ func TestWarnLargeInventory(t *testing.T) {
 	if len(diags) != 1 || diags[0].Severity() != diag.SeverityWarning {
 		t.Fatalf("got %v above the threshold, want one warning", diags)
 	}
-	if detail := diags[0].Detail(); !strings.Contains(detail, "25001 images of 2 nodes") ||
-		!strings.Contains(detail, "summary_only") {
-		t.Errorf("detail %q lacks the counts or the remedy", detail)
+	detail := diags[0].Detail()
+	if counts := fmt.Sprintf("%d images of 2 nodes", largeInventoryImages+1); !strings.Contains(
+		detail, counts) {
+		t.Errorf("detail %q lacks the counts %q", detail, counts)
+	}
+	if !strings.Contains(detail, "summary_only") {
+		t.Errorf("detail %q lacks the remedy", detail)
 	}
 }

@@ -26,7 +26,7 @@ output "workers_with_truncated_lists" {
   ]
 }
 
-# The full inventory of a few nodes, with every image and its size.
+# The full inventory of a few nodes: on each node, a map from image reference to size.
 data "imagedist_node_images" "infra" {
   names = ["infra-0", "infra-1"]
 }
@@ -35,5 +35,37 @@ output "infra_cache_bytes" {
   value = {
     for node in data.imagedist_node_images.infra.nodes :
     node.name => node.total_size_bytes
+  }
+}
+
+output "infra_image_references" {
+  value = {
+    for node in data.imagedist_node_images.infra.nodes :
+    node.name => keys(node.images)
+  }
+}
+
+locals {
+  # A node keys an image by its digest name when it reports one. image_nodes lists the tags
+  # of each reference, so a tag leads to the key to look up. Nodes that pulled a tag at
+  # different times may have different digests for it, hence a list per tag.
+  infra_references_by_tag = {
+    for pair in flatten([
+      for entry in data.imagedist_node_images.infra.image_nodes : [
+        for tag in entry.tags : { tag = tag, reference = entry.reference }
+      ]
+    ]) : pair.tag => pair.reference...
+  }
+  haproxy_references = lookup(local.infra_references_by_tag,
+  "registry.example.com/infra/haproxy:2.9", [])
+}
+
+output "infra_haproxy_bytes" {
+  description = "The size of haproxy 2.9 on each infra node, 0 where it is not cached."
+  value = {
+    for node in data.imagedist_node_images.infra.nodes :
+    node.name => sum(concat([0], [
+      for reference in local.haproxy_references : lookup(node.images, reference, 0)
+    ]))
   }
 }
