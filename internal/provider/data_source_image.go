@@ -37,8 +37,11 @@ type imageDataSource struct {
 type imageLookups struct {
 	clients *kube.Clients
 	// transport is nil before Configure or while the provider configuration is unknown.
-	transport          http.RoundTripper
-	fileKeychain       authn.Keychain
+	transport    http.RoundTripper
+	fileKeychain authn.Keychain
+	// fileProblem is the error of look-ups that would use an unusable auth file that an
+	// environment variable named.
+	fileProblem        *registryAuthProblem
 	insecureRegistries []string
 }
 
@@ -95,6 +98,7 @@ func imageLookupsFromProviderData(data any, diags *diag.Diagnostics) imageLookup
 	lookups := imageLookups{
 		clients:            clients,
 		transport:          configured.registryTransport,
+		fileProblem:        configured.registryAuthProblem,
 		insecureRegistries: configured.insecureRegistries,
 	}
 	if configured.registryAuth != nil {
@@ -160,7 +164,10 @@ func imageInfoAttributes() map[string]schema.Attribute {
 		"digest": computed("The digest of what the reference names: of the index for a " +
 			"multi-platform image, else of the image manifest. Pin images with it."),
 		"media_type": computed("The media type of what the reference names, such as " +
-			"`application/vnd.oci.image.index.v1+json`."),
+			"`application/vnd.oci.image.index.v1+json`, from the `mediaType` field of the " +
+			"manifest. Without that field, it is the `Content-Type` that the registry sent " +
+			"when that is a manifest or index type, else the OCI type that the manifest's " +
+			"fields imply."),
 		"is_index": schema.BoolAttribute{
 			Computed: true,
 			MarkdownDescription: "Whether the reference names an OCI image index or a " +

@@ -33,18 +33,30 @@ type pullSecretRefModel struct {
 }
 
 // imageCredentialsDescription explains where both image data sources take credentials from,
-// and the provider settings for registries with a private CA or without TLS.
-const imageCredentialsDescription = "Credentials come from `pull_secret`, or from the " +
+// the provider settings for registries with a private CA or without TLS, and the limits of a
+// look-up.
+var imageCredentialsDescription = "Credentials come from `pull_secret`, or from the " +
 	"cluster's global pull secret with `use_global_pull_secret`, or else from the " +
 	"provider's docker config file: `registry_auth_file`, else the file that " +
 	"`REGISTRY_AUTH_FILE` names, else `config.json` in `DOCKER_CONFIG`. Without any of " +
-	"them, images are looked up anonymously. Reading a pull secret needs `get` on " +
-	"`secrets` in its namespace.\n\n" +
+	"them, images are looked up anonymously. A key of a docker config matches as the " +
+	"kubelet matches it: `quay.io/org` only for repositories under `org`, and " +
+	"`*.example.com` for any one label in place of `*`. The key with the longest path " +
+	"wins. Reading a pull secret needs `get` on `secrets` in its namespace.\n\n" +
 	"The provider verifies each registry's TLS certificate against the system's CAs. For a " +
 	"registry whose certificate a private CA signed, set the provider's " +
 	"`registry_ca_certificates` to that CA's PEM certificate. Only a registry that serves " +
 	"plain HTTP, without TLS, belongs in the provider's `insecure_registries`. An error " +
-	"names the failure and the setting to change."
+	"names the failure and the setting to change. Errors leave out the credentials that " +
+	"the look-up sent, even when the registry repeats them.\n\n" +
+	fmt.Sprintf("Each look-up of one reference takes at most %d minutes, and each request "+
+		"waits at most %d seconds for the registry's response. The provider rejects a manifest or "+
+		"index over %d MiB, an image config over %d MiB, and an index with more than %d "+
+		"platform images. It reads at most %d of an index's platform manifests at a time, "+
+		"and each distinct digest once.", int(registry.DefaultLookupTimeout.Minutes()),
+		int(registry.ResponseHeaderTimeout.Seconds()), registry.MaxManifestBytes>>20,
+		registry.MaxConfigBytes>>20, registry.MaxIndexPlatformImages,
+		registry.IndexFetchWorkers)
 
 func imageCredentialAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
@@ -111,6 +123,10 @@ func (l imageLookups) resolver(ctx context.Context, credentials imageCredentials
 		secret.Namespace = types.StringValue(globalPullSecretNamespace)
 		secret.Name = types.StringValue(globalPullSecretName)
 		at = path.Root("use_global_pull_secret")
+	case l.fileProblem != nil:
+		diags.AddError(l.fileProblem.summary, l.fileProblem.detail+" The look-up would "+
+			"take its credentials from that file, because it names no pull secret.")
+		return resolver
 	default:
 		return resolver
 	}

@@ -2,11 +2,16 @@ package provider
 
 import (
 	"context"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -71,6 +76,101 @@ func TestReadPullSecretSourceTypes(t *testing.T) {
 		path.Root("pull_secret"), &diags)
 	if ok || !diags.HasError() || diags.Errors()[0].Summary() != "Pull Secret Not Found" {
 		t.Errorf("absent: readPullSecretSource() = %t, %v, want Pull Secret Not Found", ok,
+			diags)
+	}
+}
+
+// An auth file that an environment variable names, and that cannot be used, fails only the
+// look-ups that would use it, with a message naming the variable. A DOCKER_CONFIG directory
+// without config.json means no credentials.
+func TestConfigureRegistryAccessFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	invalidDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(invalidDir, "config.json"), []byte(`{"auths": [`),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		variables map[string]string
+		// wantProblem is text of the look-up error, or "" for no error.
+		wantProblem string
+	}{
+		{"DOCKER_CONFIG without config.json", map[string]string{"DOCKER_CONFIG": dir}, ""},
+		{"DOCKER_CONFIG that does not exist",
+			map[string]string{"DOCKER_CONFIG": filepath.Join(dir, "absent")}, ""},
+		{"invalid config.json in DOCKER_CONFIG",
+			map[string]string{"DOCKER_CONFIG": invalidDir}, "set by DOCKER_CONFIG"},
+		{"REGISTRY_AUTH_FILE naming a directory",
+			map[string]string{"REGISTRY_AUTH_FILE": dir}, "set by REGISTRY_AUTH_FILE"},
+		{"REGISTRY_AUTH_FILE naming a missing file",
+			map[string]string{"REGISTRY_AUTH_FILE": filepath.Join(dir, "absent.json")},
+			"set by REGISTRY_AUTH_FILE"},
+	}
+	for _, test := range cases {
+		t.Run(test.name, func(t *testing.T) {
+			env := environment{lookup: func(name string) (string, bool) {
+				value, ok := test.variables[name]
+				return value, ok
+			}}
+			model := providerModel{RegistryAuthFile: types.StringNull(),
+				InsecureRegistries: types.ListNull(types.StringType)}
+			data := &providerData{registryTransport: http.DefaultTransport}
+			var diags diag.Diagnostics
+			model.configureRegistryAccess(env, data, &diags)
+			if diags.HasError() {
+				t.Fatalf("Configure diagnostics = %v, want none", diags)
+			}
+
+			lookups := imageLookupsFromProviderData(data, &diags)
+			lookups.resolver(context.Background(), imageCredentialsModel{
+				PullSecret: types.ObjectNull(map[string]attr.Type{
+					"namespace": types.StringType, "name": types.StringType}),
+				UseGlobalPullSecret: types.BoolNull(),
+			}, &diags)
+			switch {
+			case test.wantProblem == "" && diags.HasError():
+				t.Errorf("look-up diagnostics = %v, want none", diags)
+			case test.wantProblem != "" && !diags.HasError():
+				t.Error("look-up has no error")
+			case test.wantProblem != "" &&
+				!strings.Contains(diags.Errors()[0].Detail(), test.wantProblem):
+				t.Errorf("look-up error %q does not contain %q", diags.Errors()[0].Detail(),
+					test.wantProblem)
+			}
+		})
+	}
+}
+
+// registry_auth_file expands a leading "~/" to HOME, and rejects other uses of "~".
+func TestRegistryAuthFileHome(t *testing.T) {
+	home := t.TempDir()
+	document := `{"auths": {"registry.example.com": {"auth": "dXNlcjpwdw=="}}}`
+	if err := os.WriteFile(filepath.Join(home, "auth.json"), []byte(document),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := environment{lookup: func(name string) (string, bool) {
+		if name == "HOME" {
+			return home, true
+		}
+		return "", false
+	}}
+
+	model := providerModel{RegistryAuthFile: types.StringValue("~/auth.json"),
+		InsecureRegistries: types.ListNull(types.StringType)}
+	data := &providerData{}
+	var diags diag.Diagnostics
+	model.configureRegistryAccess(env, data, &diags)
+	if diags.HasError() || data.registryAuth == nil {
+		t.Fatalf("~/auth.json: registryAuth = %v, diagnostics = %v", data.registryAuth, diags)
+	}
+
+	model.RegistryAuthFile = types.StringValue("~other/auth.json")
+	diags = nil
+	model.configureRegistryAccess(env, &providerData{}, &diags)
+	if !diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), "full path") {
+		t.Errorf("~other/auth.json: diagnostics = %v, want an error asking for the full path",
 			diags)
 	}
 }

@@ -3,14 +3,14 @@ package provider
 import (
 	"encoding/base64"
 	"regexp"
-	"slices"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/registry"
 )
 
-const redactedText = "(redacted)"
+const redactedText = registry.RedactedText
 
 var (
 	// credentialField matches the value of a docker config credential field quoted in a
@@ -26,21 +26,17 @@ var (
 )
 
 // redact removes credentials from text, such as an API error that quotes the object that was
-// sent. It replaces every given credential and its base64 form, longest first, so that a short
-// one cannot break up a longer match. Then it replaces every quoted credential field of a
-// docker config and, when credentials were given, every long base64 run.
+// sent. It replaces every given credential and its base64 form with
+// registry.RedactCredentials, which keeps an occurrence inside a longer word such as
+// "pull-secret". Then it replaces every quoted credential field of a docker config and, when
+// credentials were given, every long base64 run.
 func redact(text string, credentials ...string) string {
-	ordered := slices.Clone(credentials)
-	slices.SortFunc(ordered, func(a, b string) int { return len(b) - len(a) })
-	for _, credential := range ordered {
-		if len(credential) < 3 {
-			// Replacing one or two characters would mangle the message and hide nothing.
-			continue
-		}
-		text = strings.ReplaceAll(text, credential, redactedText)
-		encoded := base64.StdEncoding.EncodeToString([]byte(credential))
-		text = strings.ReplaceAll(text, encoded, redactedText)
+	forms := make([]string, 0, 2*len(credentials))
+	for _, credential := range credentials {
+		forms = append(forms, credential,
+			base64.StdEncoding.EncodeToString([]byte(credential)))
 	}
+	text = registry.RedactCredentials(text, forms...)
 
 	text = credentialField.ReplaceAllString(text, "${1}"+redactedText)
 	if len(credentials) > 0 {

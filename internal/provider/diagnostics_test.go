@@ -60,3 +60,14 @@ func TestRedactKeepsPlainMessages(t *testing.T) {
 		t.Errorf("redact changed a message without credentials: %q", redacted)
 	}
 }
+
+func TestRedactKeepsLongerWords(t *testing.T) {
+	// Only the whole word is the password: inside "pull-secret" it is part of a name.
+	message := `Updating openshift-config/pull-secret failed: ` +
+		`Secret "pull-secret" is invalid: data: password "secret" rejected`
+	want := `Updating openshift-config/pull-secret failed: ` +
+		`Secret "pull-secret" is invalid: data: password "(redacted)" rejected`
+	if redacted := redact(message, "secret"); redacted != want {
+		t.Errorf("redact gave %q, want %q", redacted, want)
+	}
+}

@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,10 +170,15 @@ func (p *imagedistProvider) Schema(
 				MarkdownDescription: "The path of a docker config JSON file, such as " +
 					"`~/.docker/config.json` or a `.dockerconfigjson` pull secret saved to " +
 					"disk, whose `auths` entries give the credentials of `imagedist_image` " +
-					"and `imagedist_images` when they name no pull secret. Credential " +
-					"helpers (`credHelpers`, `credsStore`) are not run. When unset, the " +
-					"provider reads `REGISTRY_AUTH_FILE`, then `config.json` in " +
-					"`DOCKER_CONFIG`, and looks images up anonymously when neither is set.",
+					"and `imagedist_images` when they name no pull secret. A leading `~/` " +
+					"is the home directory (`HOME`). Credential helpers (`credHelpers`, " +
+					"`credsStore`) are not run. A file that cannot be read or decoded is a " +
+					"provider configuration error. When unset, the provider reads " +
+					"`REGISTRY_AUTH_FILE`, then `config.json` in `DOCKER_CONFIG`, and looks " +
+					"images up anonymously when neither is set. A `DOCKER_CONFIG` directory " +
+					"without `config.json` means no credentials, and any other problem with " +
+					"a file that a variable names fails only the look-ups that would use " +
+					"it.",
 			},
 			"insecure_registries": schema.ListAttribute{
 				Optional:    true,
@@ -442,16 +449,56 @@ func connectionLogFields(config kube.Config) map[string]any {
 }
 
 const (
-	envRegistryAuthFile = "REGISTRY_AUTH_FILE"
-	envDockerConfig     = "DOCKER_CONFIG"
+	registryAuthFileAttribute = "registry_auth_file"
+	envRegistryAuthFile       = "REGISTRY_AUTH_FILE"
+	envDockerConfig           = "DOCKER_CONFIG"
 )
+
+// registryAuthProblem is an auth file that cannot be used, as the error of the look-ups that
+// would take credentials from it.
+type registryAuthProblem struct {
+	summary, detail string
+}
+
+// readRegistryAuthFile reads and decodes the docker config file that source named. It
+// returns a nil config and no problem for a DOCKER_CONFIG directory without config.json,
+// which means no credentials. A leading "~/" is the home directory.
+func readRegistryAuthFile(env environment, file, source string) (*dockerconfig.Config,
+	*registryAuthProblem) {
+	if strings.HasPrefix(file, "~") {
+		home := env.get("HOME")
+		if !strings.HasPrefix(file, "~/") || home == "" {
+			return nil, &registryAuthProblem{"Invalid Registry Auth File",
+				fmt.Sprintf("The path %s, set by %s, starts with \"~\", which the provider "+
+					"expands only as \"~/\" with HOME set. Write the full path.", file,
+					source)}
+		}
+		file = filepath.Join(home, file[2:])
+	}
+	document, err := os.ReadFile(file)
+	if source == envDockerConfig && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &registryAuthProblem{"Unable to Read Registry Auth File",
+			fmt.Sprintf("The docker config file %s, set by %s, cannot be read. Fix the "+
+				"path or unset %s: %v", file, source, source, err)}
+	}
+	config, err := dockerconfig.Decode(document)
+	if err != nil {
+		return nil, &registryAuthProblem{"Invalid Registry Auth File",
+			fmt.Sprintf("The docker config file %s, set by %s, is not a docker config JSON "+
+				"document with an \"auths\" object: %v", file, source, err)}
+	}
+	return config, nil
+}
 
 // registryAuthFile returns the docker config file that registry look-ups take credentials
 // from, in the order registry_auth_file, REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, and
 // the attribute or variable that named it. It returns an empty path when none is set.
 func (m *providerModel) registryAuthFile(env environment) (file, source string) {
 	if !m.RegistryAuthFile.IsNull() && m.RegistryAuthFile.ValueString() != "" {
-		return m.RegistryAuthFile.ValueString(), "registry_auth_file"
+		return m.RegistryAuthFile.ValueString(), registryAuthFileAttribute
 	}
 	if file := env.get(envRegistryAuthFile); file != "" {
 		return file, envRegistryAuthFile
@@ -495,19 +542,18 @@ func (m *providerModel) configureRegistryAccess(env environment, data *providerD
 	if file == "" {
 		return
 	}
-	at := path.Root("registry_auth_file")
-	document, err := os.ReadFile(file)
-	if err != nil {
-		diags.AddAttributeError(at, "Unable to Read Registry Auth File",
-			fmt.Sprintf("The docker config file %s, set by %s, cannot be read. Fix the "+
-				"path or unset %s: %v", file, source, source, err))
+	config, problem := readRegistryAuthFile(env, file, source)
+	switch {
+	case problem != nil && source == registryAuthFileAttribute:
+		diags.AddAttributeError(path.Root(registryAuthFileAttribute), problem.summary,
+			problem.detail)
 		return
-	}
-	config, err := dockerconfig.Decode(document)
-	if err != nil {
-		diags.AddAttributeError(at, "Invalid Registry Auth File",
-			fmt.Sprintf("The docker config file %s, set by %s, is not a docker config JSON "+
-				"document with an \"auths\" object: %v", file, source, err))
+	case problem != nil:
+		// A variable may be set for another tool, so only the look-ups that would use the
+		// file fail.
+		data.registryAuthProblem = problem
+		return
+	case config == nil:
 		return
 	}
 	data.registryAuth = config

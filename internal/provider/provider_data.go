@@ -25,6 +25,9 @@ type providerData struct {
 	// registryAuthSource names the file of registryAuth and the setting that chose it, for
 	// messages about its credentials.
 	registryAuthSource string
+	// registryAuthProblem is set when REGISTRY_AUTH_FILE or DOCKER_CONFIG names a file that
+	// cannot be used. It fails only the look-ups that would take credentials from the file.
+	registryAuthProblem *registryAuthProblem
 	// insecureRegistries are the hosts that image look-ups may reach over plain HTTP.
 	insecureRegistries []string
 }

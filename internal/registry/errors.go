@@ -55,10 +55,15 @@ const (
 	FailureRateLimited
 	// FailureServerError: HTTP 5xx.
 	FailureServerError
+	// FailureTimedOut: the look-up took longer than its timeout.
+	FailureTimedOut
+	// FailureInvalidManifest: the registry served a manifest, index or image config that
+	// the provider rejects, such as one over its size limit or with negative sizes.
+	FailureInvalidManifest
 )
 
 // LookupError is a failed look-up: what failed, what to do, and the underlying error. No
-// field contains a credential.
+// text field contains a credential that the look-up sent, even when the registry echoed it.
 type LookupError struct {
 	// Reference is the image reference as the caller wrote it.
 	Reference string
@@ -70,7 +75,8 @@ type LookupError struct {
 	Cause string
 	// Advice is one or two sentences on what to do.
 	Advice string
-	// Err is the underlying error.
+	// Err is the underlying error. Its text is as the registry sent it, so it may contain
+	// credentials: show Error() instead.
 	Err error
 }
 
@@ -97,14 +103,46 @@ func (e *plainHTTPBlockedError) Error() string {
 		"list it", e.host)
 }
 
-// describeError classifies a failed look-up of reference, whose parsed form is parsed and
-// whose go-containerregistry form is ref, into a *LookupError.
-func (r Resolver) describeError(reference string, parsed imageref.Reference, ref name.Reference,
-	err error) error {
+// describeError classifies the error of a failed look-up into a *LookupError, without the
+// credentials that the look-up sent or could have sent.
+func (r Resolver) describeError(l *lookup, err error) error {
+	failure := r.classifyError(l, err)
+	r.addKeychainCredentials(l)
+	failure.redact(l.sent.list())
+	return failure
+}
+
+// addKeychainCredentials records in l.sent the credentials that the keychain gives for the
+// look-up's repository, as a request may not have sent them before the failure.
+func (r Resolver) addKeychainCredentials(l *lookup) {
+	if r.Keychain == nil {
+		return
+	}
+	authenticator, err := r.Keychain.Resolve(l.ref.Context())
+	if err != nil {
+		return
+	}
+	config, err := authenticator.Authorization()
+	if err != nil || config == nil {
+		return
+	}
+	l.sent.addAuthConfig(*config)
+}
+
+// classifyError returns the *LookupError of err: what failed and what to do.
+func (r Resolver) classifyError(l *lookup, err error) *LookupError {
+	reference, parsed, ref := l.reference, l.parsed, l.ref
 	var described *LookupError
 	if errors.As(err, &described) {
 		described.Reference = reference
 		return described
+	}
+	if errors.Is(l.ctx.Err(), context.DeadlineExceeded) && l.parent.Err() == nil {
+		return &LookupError{Reference: reference, Err: err, Kind: FailureTimedOut,
+			Problem: fmt.Sprintf("the look-up at the registry %s did not finish within %s",
+				parsed.Registry, l.timeout),
+			Advice: "Check that the registry and any proxy in between respond, then run " +
+				"Terraform again."}
 	}
 
 	failure := &LookupError{Reference: reference, Err: err, Kind: FailureOther,
@@ -124,6 +162,12 @@ func (r Resolver) describeError(reference string, parsed imageref.Reference, ref
 	case errors.As(err, &transportErr):
 		r.describeHTTPError(parsed, ref, transportErr, failure)
 	case describeNetworkError(err, host, failure):
+	case errInvalidManifest(err):
+		failure.Kind = FailureInvalidManifest
+		failure.Problem = fmt.Sprintf("the registry at %s served an invalid manifest", host)
+		failure.Cause = invalidManifestCause(err)
+		failure.Advice = "Check the image in the registry, and push it again with a " +
+			"current client."
 	case errors.Is(err, context.Canceled):
 		failure.Problem = "the look-up was canceled"
 		failure.Advice = "Run Terraform again."
@@ -201,8 +245,9 @@ func describeNetworkError(err error, host string, failure *LookupError) bool {
 		(errors.As(err, &netErr) && netErr.Timeout()):
 		failure.Problem = fmt.Sprintf("the registry at %s is unreachable: it did not answer "+
 			"in time", host)
-		failure.Advice = "Check that the registry runs, and that no firewall or proxy " +
-			"stops the provider's connections to it."
+		failure.Advice = fmt.Sprintf("Check that the registry runs, and that no firewall or "+
+			"proxy stops the provider's connections to it. The provider waits up to %s "+
+			"for the response to each request.", ResponseHeaderTimeout)
 	case errors.As(err, &opErr):
 		failure.Problem = fmt.Sprintf("the registry at %s is unreachable", host)
 		failure.Advice = "Check that the registry runs, and that the host and port in the " +
@@ -213,6 +258,20 @@ func describeNetworkError(err error, host string, failure *LookupError) bool {
 	failure.Kind = FailureUnreachable
 	failure.Cause = innerURLError(err)
 	return true
+}
+
+// invalidManifestCause returns the text of the size or content error in err, without the
+// request URL around it.
+func invalidManifestCause(err error) string {
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return tooLarge.Error()
+	}
+	var invalid *invalidManifestError
+	if errors.As(err, &invalid) {
+		return invalid.Error()
+	}
+	return err.Error()
 }
 
 // innerURLError returns the text of the first *url.Error in err without its method and URL,
@@ -355,8 +414,8 @@ func (r Resolver) describeCredentials(parsed imageref.Reference, ref name.Refere
 		return
 	}
 
-	registryName := ref.Context().RegistryStr()
-	if _, source, found := keychain.find(registryName); found {
+	repository := ref.Context()
+	if _, source, found := keychain.find(repository); found {
 		failure.Kind = FailureCredentialsRejected
 		failure.Problem = fmt.Sprintf("the registry rejected the credentials for %s from %s",
 			host, sourceName(source))
@@ -374,7 +433,7 @@ func (r Resolver) describeCredentials(parsed imageref.Reference, ref name.Refere
 	}
 
 	failure.Kind = FailureCredentialsMissing
-	if empty := keychain.sourcesWithEmptyEntry(registryName); len(empty) > 0 {
+	if empty := keychain.sourcesWithEmptyEntry(repository); len(empty) > 0 {
 		failure.Problem = fmt.Sprintf("the registry requires credentials, and the entry for "+
 			"%s in %s has no username and password", host, sourceName(empty[0]))
 		failure.Advice = "Set a username and password in that entry. Identity tokens and " +

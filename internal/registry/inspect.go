@@ -2,9 +2,10 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -157,25 +158,22 @@ type ImageInfo struct {
 // contains credentials.
 func (r Resolver) Inspect(ctx context.Context, reference string,
 	platform *Platform) (ImageInfo, error) {
-	parsed, err := imageref.Parse(reference)
+	l, cancel, err := r.startLookup(ctx, reference)
 	if err != nil {
 		return ImageInfo{}, err
 	}
-	ref, err := r.nameReference(parsed)
+	defer cancel()
+
+	descriptor, err := remote.Get(l.ref, r.remoteOptions(l)...)
 	if err != nil {
-		return ImageInfo{}, fmt.Errorf("parsing %s: %w", reference, err)
+		return ImageInfo{}, r.describeError(l, err)
 	}
 
-	options := r.remoteOptions(ctx)
-	descriptor, err := remote.Get(ref, options...)
-	if err != nil {
-		return ImageInfo{}, r.describeError(reference, parsed, ref, err)
-	}
-
+	descriptor.MediaType = manifestMediaType(descriptor.Manifest, descriptor.MediaType)
 	info := ImageInfo{
-		Registry:   parsed.Registry,
-		Repository: parsed.Repository,
-		Tag:        parsed.Tag,
+		Registry:   l.parsed.Registry,
+		Repository: l.parsed.Repository,
+		Tag:        l.parsed.Tag,
 		Digest:     descriptor.Digest.String(),
 		MediaType:  string(descriptor.MediaType),
 		IsIndex:    descriptor.MediaType.IsIndex(),
@@ -186,7 +184,7 @@ func (r Resolver) Inspect(ctx context.Context, reference string,
 		err = inspectManifest(descriptor, platform, &info)
 	}
 	if err != nil {
-		return ImageInfo{}, r.describeError(reference, parsed, ref, err)
+		return ImageInfo{}, r.describeError(l, err)
 	}
 	return info, nil
 }
@@ -210,152 +208,6 @@ func (r Resolver) isInsecure(registry string) bool {
 	})
 }
 
-// remoteOptions returns the options of every request that Inspect sends.
-func (r Resolver) remoteOptions(ctx context.Context) []remote.Option {
-	options := []remote.Option{remote.WithContext(ctx)}
-	if r.puller != nil {
-		return append(options, remote.Reuse(r.puller))
-	}
-	if r.Keychain != nil {
-		options = append(options, remote.WithAuthFromKeychain(r.Keychain))
-	}
-	return append(options, remote.WithTransport(r.guardedTransport()))
-}
-
-// guardedTransport returns the transport wrapped so that it sends no plain HTTP request to a
-// registry outside InsecureRegistries. go-containerregistry falls back to HTTP by itself for
-// loopback and private (RFC 1918) addresses, which would send credentials unencrypted.
-func (r Resolver) guardedTransport() http.RoundTripper {
-	base := r.Transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	return plainHTTPGuard{base: base, allowed: r.InsecureRegistries}
-}
-
-// WithSharedConnections returns a copy of r whose look-ups share one client: connections,
-// and the bearer tokens that registries issue per repository, are reused by every look-up
-// through the copy. It is safe for concurrent use.
-func (r Resolver) WithSharedConnections() (Resolver, error) {
-	options := []remote.Option{remote.WithTransport(r.guardedTransport())}
-	if r.Keychain != nil {
-		options = append(options, remote.WithAuthFromKeychain(r.Keychain))
-	}
-	puller, err := remote.NewPuller(options...)
-	if err != nil {
-		return Resolver{}, fmt.Errorf("creating the registry client: %w", err)
-	}
-	shared := r
-	shared.puller = puller
-	return shared, nil
-}
-
-// plainHTTPGuard rejects requests over plain HTTP to hosts outside allowed.
-type plainHTTPGuard struct {
-	base    http.RoundTripper
-	allowed []string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (g plainHTTPGuard) RoundTrip(request *http.Request) (*http.Response, error) {
-	if request.URL.Scheme == "http" && !slices.ContainsFunc(g.allowed, func(host string) bool {
-		return strings.EqualFold(host, request.URL.Host)
-	}) {
-		return nil, &plainHTTPBlockedError{host: request.URL.Host}
-	}
-	return g.base.RoundTrip(request)
-}
-
-// inspectIndex fills info from an index: every platform image, and the one matching want.
-func inspectIndex(descriptor *remote.Descriptor, want *Platform, info *ImageInfo) error {
-	index, err := descriptor.ImageIndex()
-	if err != nil {
-		return fmt.Errorf("reading the index: %w", err)
-	}
-	manifest, err := index.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("reading the index: %w", err)
-	}
-	chosenPlatform := DefaultPlatform
-	if want != nil {
-		chosenPlatform = *want
-	}
-
-	var chosen *v1.Manifest
-	for _, entry := range manifest.Manifests {
-		if !isPlatformImage(entry) {
-			continue
-		}
-		image, err := index.Image(entry.Digest)
-		if err != nil {
-			return fmt.Errorf("reading the image %s of the index: %w", entry.Digest, err)
-		}
-		imageManifest, err := image.Manifest()
-		if err != nil {
-			return fmt.Errorf("reading the manifest %s of the index: %w", entry.Digest, err)
-		}
-		platform := Platform{OS: entry.Platform.OS, Architecture: entry.Platform.Architecture,
-			Variant: entry.Platform.Variant}
-		info.Platforms = append(info.Platforms, PlatformImage{
-			Platform:       platform,
-			Digest:         entry.Digest.String(),
-			CompressedSize: compressedSize(imageManifest),
-		})
-		if chosen != nil || !platform.matches(chosenPlatform) {
-			continue
-		}
-		chosen = imageManifest
-		info.Platform = platform
-		info.ManifestDigest = entry.Digest.String()
-		info.Created, err = createdTime(image)
-		if err != nil {
-			return err
-		}
-	}
-
-	if chosen == nil {
-		return &LookupError{
-			Kind:    FailurePlatformNotFound,
-			Problem: missingPlatformProblem(chosenPlatform, info.Platforms),
-			Advice:  "Set platform to one of the platforms that the index has.",
-		}
-	}
-	fillManifest(chosen, info)
-	return nil
-}
-
-// isPlatformImage reports whether an index entry is an image for a platform, rather than an
-// attestation, a nested index or an entry without a platform.
-func isPlatformImage(entry v1.Descriptor) bool {
-	if entry.Annotations[annotationReferenceType] == referenceTypeAttestation {
-		return false
-	}
-	if entry.Platform == nil || entry.Platform.OS == "" || entry.Platform.Architecture == "" {
-		// NOTE: an image entry without a platform cannot be chosen by platform, so it is
-		// left out of Platforms too.
-		return false
-	}
-	if entry.Platform.OS == unknownPlatformPart &&
-		entry.Platform.Architecture == unknownPlatformPart {
-		return false
-	}
-	return entry.MediaType.IsImage()
-}
-
-// missingPlatformProblem states that an index lacks want, and lists the platforms it has.
-func missingPlatformProblem(want Platform, platforms []PlatformImage) string {
-	if len(platforms) == 0 {
-		return fmt.Sprintf("the index has no image for platform %s, and no platform images "+
-			"at all", want)
-	}
-	names := make([]string, len(platforms))
-	for i, platform := range platforms {
-		names[i] = platform.Platform.String()
-	}
-	return fmt.Sprintf("the index has no image for platform %s, only for %s", want,
-		strings.Join(names, ", "))
-}
-
 // inspectManifest fills info from a single image manifest, which has the one platform in
 // its config.
 func inspectManifest(descriptor *remote.Descriptor, want *Platform, info *ImageInfo) error {
@@ -372,12 +224,18 @@ func inspectManifest(descriptor *remote.Descriptor, want *Platform, info *ImageI
 	if err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)
 	}
-	config, err := image.ConfigFile()
+	size, err := compressedSize(manifest)
 	if err != nil {
-		return fmt.Errorf("reading the image config: %w", err)
+		return err
 	}
-	platform := Platform{OS: config.OS, Architecture: config.Architecture,
-		Variant: config.Variant}
+	config, err := readConfig(image, manifest)
+	if err != nil {
+		return err
+	}
+	platform, err := configPlatform(config)
+	if err != nil {
+		return err
+	}
 	if want != nil && platform.OS != "" && !platform.matches(*want) {
 		return &LookupError{
 			Kind: FailurePlatformNotFound,
@@ -390,22 +248,59 @@ func inspectManifest(descriptor *remote.Descriptor, want *Platform, info *ImageI
 	info.Platform = platform
 	info.ManifestDigest = descriptor.Digest.String()
 	info.Created = config.Created.Time
-	fillManifest(manifest, info)
+	fillManifest(manifest, size, info)
 	return nil
 }
 
-// createdTime reads the creation time from an image's config blob.
-func createdTime(image v1.Image) (time.Time, error) {
+// readConfig reads an image's config blob, after checking the size that its manifest
+// records against MaxConfigBytes, because go-containerregistry reads the whole blob into
+// memory.
+func readConfig(image v1.Image, manifest *v1.Manifest) (*v1.ConfigFile, error) {
+	if size := manifest.Config.Size; size > MaxConfigBytes {
+		return nil, &tooLargeError{object: "image config", size: size, limit: MaxConfigBytes}
+	}
 	config, err := image.ConfigFile()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the image config: %w", err)
+		return nil, fmt.Errorf("reading the image config: %w", err)
 	}
-	return config.Created.Time, nil
+	return config, nil
 }
 
-func fillManifest(manifest *v1.Manifest, info *ImageInfo) {
+// configPlatform returns the platform in an image config, normalized as in
+// normalizePlatform. A config without an OS gives an empty platform.
+func configPlatform(config *v1.ConfigFile) (Platform, error) {
+	platform := Platform{OS: config.OS, Architecture: config.Architecture,
+		Variant: config.Variant}
+	if platform.OS == "" && platform.Architecture == "" {
+		return Platform{}, nil
+	}
+	platform, err := normalizePlatform(platform)
+	if err != nil {
+		return Platform{}, &invalidManifestError{problem: "the image config records " + err.Error()}
+	}
+	return platform, nil
+}
+
+// normalizePlatform lowercases a platform that a registry sent, so that an index entry
+// "Linux/AMD64" matches a request for linux/amd64, and checks each part as ParsePlatform does.
+func normalizePlatform(platform Platform) (Platform, error) {
+	normalized := Platform{OS: strings.ToLower(platform.OS),
+		Architecture: strings.ToLower(platform.Architecture),
+		Variant:      strings.ToLower(platform.Variant)}
+	for _, part := range []string{normalized.OS, normalized.Architecture} {
+		if part == "" || !validPlatformPart(part) {
+			return Platform{}, fmt.Errorf("the invalid platform %q", platform.String())
+		}
+	}
+	if !validPlatformPart(normalized.Variant) {
+		return Platform{}, fmt.Errorf("the invalid platform %q", platform.String())
+	}
+	return normalized, nil
+}
+
+func fillManifest(manifest *v1.Manifest, size int64, info *ImageInfo) {
 	info.ConfigDigest = manifest.Config.Digest.String()
-	info.CompressedSize = compressedSize(manifest)
+	info.CompressedSize = size
 	info.Layers = make([]Layer, len(manifest.Layers))
 	for i, layer := range manifest.Layers {
 		info.Layers[i] = Layer{
@@ -415,10 +310,49 @@ func fillManifest(manifest *v1.Manifest, info *ImageInfo) {
 }
 
 // compressedSize returns the config size plus the layer sizes, as recorded in the manifest.
-func compressedSize(manifest *v1.Manifest) int64 {
+// A negative size, or a sum over the int64 range, makes the manifest invalid.
+func compressedSize(manifest *v1.Manifest) (int64, error) {
+	if manifest.Config.Size < 0 {
+		return 0, &invalidManifestError{problem: fmt.Sprintf("the manifest records the "+
+			"negative size %d for the config blob", manifest.Config.Size)}
+	}
 	size := manifest.Config.Size
 	for _, layer := range manifest.Layers {
+		if layer.Size < 0 {
+			return 0, &invalidManifestError{problem: fmt.Sprintf("the manifest records the "+
+				"negative size %d for the layer %s", layer.Size, layer.Digest)}
+		}
+		if layer.Size > math.MaxInt64-size {
+			return 0, &invalidManifestError{problem: "the blob sizes in the manifest add " +
+				"up to more than 2^63-1 bytes"}
+		}
 		size += layer.Size
 	}
-	return size
+	return size, nil
+}
+
+// manifestMediaType returns the media type of a manifest or index: its mediaType field, else
+// the type its fields imply, else header, the Content-Type that the registry sent. A
+// registry may send a Content-Type such as text/html for a valid manifest.
+func manifestMediaType(manifest []byte, header types.MediaType) types.MediaType {
+	var fields struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal(manifest, &fields); err != nil {
+		return header
+	}
+	switch {
+	case fields.MediaType != "":
+		return fields.MediaType
+	case header.IsIndex() || header.IsImage():
+		return header
+	case fields.Manifests != nil:
+		return types.OCIImageIndex
+	case fields.Config != nil:
+		return types.OCIManifestSchema1
+	default:
+		return header
+	}
 }

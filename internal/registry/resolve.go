@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -21,15 +22,20 @@ import (
 type Resolver struct {
 	// Keychain supplies credentials per registry. Nil means anonymous.
 	Keychain authn.Keychain
-	// Transport carries the requests. Nil means remote.DefaultTransport, which verifies TLS
-	// with the system's certificate pool.
+	// Transport carries the requests. Nil means remote.DefaultTransport with
+	// ResponseHeaderTimeout, which verifies TLS with the system's certificate pool.
 	Transport http.RoundTripper
 	// InsecureRegistries are the registries, as host[:port], that Digest and Inspect may
 	// reach over plain HTTP. They send no plain HTTP request to any other.
 	InsecureRegistries []string
+	// Timeout bounds each Inspect or Digest call, retries included. Zero means
+	// DefaultLookupTimeout.
+	Timeout time.Duration
 
-	// puller, when set, is the shared client of WithSharedConnections.
+	// puller, when set, is the shared client of WithSharedConnections, and sent the log of
+	// the credentials it sends.
 	puller *remote.Puller
+	sent   *credentialLog
 }
 
 // Digest returns reference pinned to the digest of the manifest, or index, that the
@@ -44,12 +50,14 @@ func (r Resolver) Digest(ctx context.Context, reference string) (string, error) 
 	if parsed.Digest != "" {
 		return reference, nil
 	}
-
-	ref, err := r.nameReference(parsed)
+	l, cancel, err := r.startLookup(ctx, reference)
 	if err != nil {
-		return "", fmt.Errorf("parsing %s: %w", reference, err)
+		return "", err
 	}
-	options := r.remoteOptions(ctx)
+	defer cancel()
+
+	ref := l.ref
+	options := r.remoteOptions(l)
 	descriptor, err := remote.Head(ref, options...)
 	var transportErr *transport.Error
 	if errors.As(err, &transportErr) && len(transportErr.Errors) == 0 {
@@ -63,7 +71,7 @@ func (r Resolver) Digest(ctx context.Context, reference string) (string, error) 
 		}
 	}
 	if err != nil {
-		return "", r.describeError(reference, parsed, ref, err)
+		return "", r.describeError(l, err)
 	}
 	return repositoryOf(reference) + "@" + descriptor.Digest.String(), nil
 }
@@ -79,10 +87,10 @@ func repositoryOf(reference string) string {
 
 // NewTransport returns a transport for registry requests that verifies TLS with the system's
 // certificate pool plus the PEM certificates in extraCAs, such as the CA of a registry inside
-// the company. Without extraCAs it returns remote.DefaultTransport.
+// the company, and waits at most ResponseHeaderTimeout for each response's headers.
 func NewTransport(extraCAs string) (http.RoundTripper, error) {
 	if strings.TrimSpace(extraCAs) == "" {
-		return remote.DefaultTransport, nil
+		return defaultTransport, nil
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
@@ -97,6 +105,7 @@ func NewTransport(extraCAs string) (http.RoundTripper, error) {
 			"*http.Transport", remote.DefaultTransport)
 	}
 	transport := base.Clone()
+	transport.ResponseHeaderTimeout = ResponseHeaderTimeout
 	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return transport, nil
 }

@@ -171,8 +171,19 @@ func TestKeychainOrderAndFallback(t *testing.T) {
 }
 
 func TestNewTransport(t *testing.T) {
-	if transport, err := NewTransport(""); err != nil || transport != remote.DefaultTransport {
-		t.Errorf("NewTransport(\"\") = %v, %v, want the default transport", transport, err)
+	for _, extraCAs := range []string{"", testCAPEM(t)} {
+		transport, err := NewTransport(extraCAs)
+		if err != nil {
+			t.Fatalf("NewTransport() error = %v", err)
+		}
+		httpTransport, ok := transport.(*http.Transport)
+		if !ok {
+			t.Fatalf("NewTransport() = %T, want *http.Transport", transport)
+		}
+		if httpTransport.ResponseHeaderTimeout != ResponseHeaderTimeout {
+			t.Errorf("ResponseHeaderTimeout = %s, want %s",
+				httpTransport.ResponseHeaderTimeout, ResponseHeaderTimeout)
+		}
 	}
 	if _, err := NewTransport("not a certificate"); err == nil {
 		t.Error("NewTransport accepted text without a PEM certificate")
