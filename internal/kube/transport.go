@@ -102,6 +102,9 @@ func (t *diagnosingTransport) RoundTrip(request *http.Request) (*http.Response, 
 }
 
 // diagnosingBody reports a response that stops arriving before the deadline.
+// NOTE: twice, on a heavily loaded machine, a body stalled past a 500 ms deadline ended as a
+// clean EOF, so client-go reported "json parse error: unexpected end of JSON input" instead
+// of this message. 120 runs on a quieter machine did not repeat it, and the cause is unknown.
 type diagnosingBody struct {
 	io.ReadCloser
 	transport *diagnosingTransport

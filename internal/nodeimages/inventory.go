@@ -25,9 +25,8 @@ type Options struct {
 	// "quay.io/org/app@sha256:..."). When set, each node keeps only the images that match one
 	// of them, and ImageNodes returns one entry per reference.
 	Images []string
-	// SummaryOnly drops each node's image list. Without Images, it also drops the node names
-	// of each ImageNodes entry, which then keeps only the count and the image's digests and
-	// tags.
+	// SummaryOnly drops each node's image list, and the node names of each ImageNodes entry,
+	// which then keeps its count and, with Images, the nodes that lack the image.
 	SummaryOnly bool
 	// NodeStatusMaxImages is the kubelet cap to judge truncation by. A node that reports
 	// exactly this many images is flagged PossiblyTruncated. -1 disables the flag.
@@ -75,7 +74,9 @@ type ImageNodes struct {
 	// Reference is the normalized reference: the requested reference, or for an inventory
 	// without Options.Images the image's first digest name, else its first tag name.
 	Reference string
-	// NodeNames is sorted. It is nil when Options.SummaryOnly is set without Options.Images.
+	// NodeNames is sorted. It is set only for an inventory with Options.Images and without
+	// Options.SummaryOnly: for every image of a fleet the lists would repeat the nodes' own
+	// image lists, and a quarter of a million names make state slow in Terraform.
 	NodeNames []string
 	NodeCount int
 	// Digests and Tags are every digest name and tag name, normalized, that any added node
@@ -301,7 +302,7 @@ func (inv *Inventory) recordIdentity(nodeName, identity string, infos []*nameInf
 		inv.byIdentity[identity] = entry
 	}
 	entry.addNames(infos)
-	return entry.add(nodeName, !inv.options.SummaryOnly)
+	return entry.add(nodeName, false)
 }
 
 // add counts the node once and reports whether it was not counted before.
@@ -418,9 +419,11 @@ func (inv *Inventory) requestedImageNodes() []ImageNodes {
 		slices.Sort(present)
 		result[index] = ImageNodes{
 			Reference: matcher.Reference().String(),
-			NodeNames: present,
 			NodeCount: entry.nodeCount,
 			MissingOn: sortedDifference(allNames, present),
+		}
+		if !inv.options.SummaryOnly {
+			result[index].NodeNames = present
 		}
 	}
 	return result

@@ -82,9 +82,10 @@ func (d *nodeImagesDataSource) Schema(
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the container images that nodes have cached, as the " +
 			"kubelets report them in `Node.status.images`: per node a map from image " +
-			"reference to size, and per image its digest and tag names and the nodes that " +
-			"have it. Set `images` to ask which of those images are missing where; state " +
-			"then holds only the answer, which matters on large clusters.\n\n" +
+			"reference to size, and per image its digest and tag names and how many nodes " +
+			"have it. Set `images` to ask which nodes have each of those images and which " +
+			"lack it; state then holds only the answer, which matters on large " +
+			"clusters.\n\n" +
 			"An image's reference is its first digest name, else its first tag name, " +
 			"normalized, such as `quay.io/org/app@sha256:...` or " +
 			"`docker.io/library/nginx:1.27`. Nodes key `nodes[*].images` by it, and " +
@@ -134,10 +135,11 @@ func (d *nodeImagesDataSource) Schema(
 			},
 			"summary_only": schema.BoolAttribute{
 				Optional: true,
-				MarkdownDescription: "When true, each node's `images` is an empty map and, " +
-					"unless `images` is set, the `node_names` of each `image_nodes` entry " +
-					"is null. The counts, sizes, `digests` and `tags` stay. Use it on large " +
-					"clusters, where the full inventory makes state large and reads slow.",
+				MarkdownDescription: "When true, each node's `images` is an empty map and " +
+					"the `node_names` of each `image_nodes` entry is null. The counts, sizes, " +
+					"`missing_on`, `digests` and `tags` stay. Use it on large clusters, where " +
+					"the full inventory makes state large and plans slow: with `images`, " +
+					"`missing_on` answers which nodes lack each image.",
 			},
 			"page_size": schema.Int64Attribute{
 				Optional: true,
@@ -253,8 +255,12 @@ func imageNodesAttribute() schema.ListNestedAttribute {
 				"node_names": schema.ListAttribute{
 					Computed:    true,
 					ElementType: types.StringType,
-					MarkdownDescription: "The selected nodes that have the image, sorted. " +
-						"Null when `summary_only` is true and `images` is not set.",
+					MarkdownDescription: "The selected nodes that have the image, sorted, " +
+						"when `images` is set and `summary_only` is not. Null otherwise: for " +
+						"every image of a fleet these lists would repeat what each node's " +
+						"`images` map already says, and at 5,000 nodes of 50 images they would add " +
+						"250,000 values to the state. To find the nodes of one image, list it " +
+						"in `images`.",
 				},
 				"node_count": schema.Int64Attribute{
 					Computed:            true,

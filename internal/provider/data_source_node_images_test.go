@@ -244,8 +244,12 @@ func TestNodeImagesStateTagsOfOneDigest(t *testing.T) {
 		got[0] != digestName {
 		t.Errorf("digests = %q, want [%s]", got, digestName)
 	}
-	if got := stateAttribute[[]string](t, state, view.AtName("node_names")); len(got) != 2 {
-		t.Errorf("node_names = %q, want both nodes", got)
+	if got := stateAttribute[types.List](t, state, view.AtName("node_names")); !got.IsNull() {
+		t.Errorf("node_names without images = %v, want null", got)
+	}
+	if got := stateAttribute[types.Int64](t, state, view.AtName("node_count")); got.
+		ValueInt64() != 2 {
+		t.Errorf("node_count = %v, want 2", got)
 	}
 }
 
@@ -275,9 +279,8 @@ func TestNodeImagesStateSummaryWithImages(t *testing.T) {
 		ValueString() != "docker.io/library/nginx:latest" {
 		t.Errorf("reference = %v, want the normalized request", got)
 	}
-	if got := stateAttribute[[]string](t, state, view.AtName("node_names")); len(got) != 1 ||
-		got[0] != "worker-0" {
-		t.Errorf("node_names = %q, want [worker-0]", got)
+	if got := stateAttribute[types.List](t, state, view.AtName("node_names")); !got.IsNull() {
+		t.Errorf("node_names with summary_only = %v, want null", got)
 	}
 	if got := stateAttribute[[]string](t, state, view.AtName("missing_on")); len(got) != 1 ||
 		got[0] != "worker-1" {
