@@ -48,14 +48,7 @@ type imageLookupEnv struct {
 
 func newImageLookupEnv(t *testing.T) *imageLookupEnv {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.ClientFromEnv()
-	if err != nil {
-		t.Fatalf("cluster client: %v", err)
-	}
+	client := acceptanceClient(t)
 	env := &imageLookupEnv{t: t, client: client, namespace: acctest.RandomWithPrefix("image")}
 	ctx := context.Background()
 	if err := testcluster.CreateNamespace(ctx, client, env.namespace, nil); err != nil {
@@ -69,6 +62,7 @@ func newImageLookupEnv(t *testing.T) *imageLookupEnv {
 		}
 	})
 
+	var err error
 	env.registry, err = testregistry.Start(ctx, testregistry.Options{Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("starting the test registry: %v", err)

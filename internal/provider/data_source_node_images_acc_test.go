@@ -88,16 +88,6 @@ func (f nodeImagesFleet) selector() string {
 	return nodeImagesSuiteLabel + "=" + f.suite
 }
 
-// requireAcceptance skips a test that needs the cluster unless TF_ACC is set, before the
-// test seeds anything.
-func requireAcceptance(t *testing.T) {
-	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against a local control plane",
-			testcluster.EnvAcceptance)
-	}
-}
-
 // seedNodeImagesFleet creates five nodes for one test and deletes them when it ends:
 //
 //	a  CRI-O       nginx:1.27, app (digest only), a dangling image

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,7 +34,6 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
-	"github.com/imagedist/terraform-provider-imagedist/internal/testcluster"
 )
 
 const clusterPullSecretAddress = "imagedist_cluster_pull_secret.test"
@@ -54,14 +52,7 @@ type globalSecretTest struct {
 // ends, so a failed test leaves no entries behind. Without TF_ACC the test is skipped.
 func newGlobalSecretTest(t *testing.T) *globalSecretTest {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.ClientFromEnv()
-	if err != nil {
-		t.Fatalf("cluster client: %v", err)
-	}
+	client := acceptanceClient(t)
 	g := &globalSecretTest{
 		t:        t,
 		client:   client,

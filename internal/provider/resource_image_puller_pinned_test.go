@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"testing"
@@ -39,14 +38,7 @@ type pinnedCluster struct {
 
 func newPinnedCluster(t *testing.T) *pinnedCluster {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.DynamicClientFromEnv()
-	if err != nil {
-		t.Fatalf("cluster client: %v", err)
-	}
+	client := acceptanceDynamicClient(t)
 	kubernetesClient, err := testcluster.ClientFromEnv()
 	if err != nil {
 		t.Fatalf("cluster client: %v", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,14 +48,7 @@ type kubeletImageGCCluster struct {
 
 func newKubeletImageGCCluster(t *testing.T) *kubeletImageGCCluster {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.DynamicClientFromEnv()
-	if err != nil {
-		t.Fatalf("cluster client: %v", err)
-	}
+	client := acceptanceDynamicClient(t)
 	return &kubeletImageGCCluster{t: t, client: client, name: acctest.RandomWithPrefix("gc")}
 }
 

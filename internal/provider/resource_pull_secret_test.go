@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -57,14 +56,7 @@ type pullSecretCluster struct {
 // when the test ends. Without TF_ACC the test is skipped before anything is created.
 func newPullSecretCluster(t *testing.T) *pullSecretCluster {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.ClientFromEnv()
-	if err != nil {
-		t.Fatalf("cluster client: %v", err)
-	}
+	client := acceptanceClient(t)
 
 	cluster := &pullSecretCluster{
 		t:         t,

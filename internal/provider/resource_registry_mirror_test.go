@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/mirrors"
-	"github.com/imagedist/terraform-provider-imagedist/internal/testcluster"
 )
 
 const registryMirrorAddress = "imagedist_registry_mirror.test"
@@ -37,14 +35,7 @@ type registryMirrorCluster struct {
 
 func newRegistryMirrorCluster(t *testing.T) *registryMirrorCluster {
 	t.Helper()
-	if os.Getenv(testcluster.EnvAcceptance) == "" {
-		t.Skipf("acceptance test: set %s=1 to run it against the local control plane",
-			testcluster.EnvAcceptance)
-	}
-	client, err := testcluster.DynamicClientFromEnv()
-	if err != nil {
-		t.Fatalf("dynamic client: %v", err)
-	}
+	client := acceptanceDynamicClient(t)
 	return &registryMirrorCluster{
 		t:      t,
 		client: client,
