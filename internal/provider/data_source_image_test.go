@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -130,6 +131,22 @@ data %q "test" {
 %s
 }
 `, caPEM, dataSource, e.namespace, secretName, body)
+}
+
+// authFile writes a docker config file with the registry's credentials and returns its path.
+func (e *imageLookupEnv) authFile() string {
+	e.t.Helper()
+	document, err := dockerconfig.Encode([]dockerconfig.Entry{{
+		Server: e.registry.Host, Username: e.registry.Username, Password: e.registry.Password,
+	}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	path := filepath.Join(e.t.TempDir(), "auth.json")
+	if err := os.WriteFile(path, document, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
 }
 
 func (e *imageLookupEnv) reference(repositoryTag string) string {
@@ -493,17 +510,7 @@ func TestAccImageDataAuthFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	document, err := dockerconfig.Encode([]dockerconfig.Entry{{
-		Server: env.registry.Host, Username: env.registry.Username,
-		Password: env.registry.Password,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authFile := t.TempDir() + "/auth.json"
-	if err := os.WriteFile(authFile, document, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	authFile := env.authFile()
 	otherDocument, err := dockerconfig.Encode([]dockerconfig.Entry{{
 		Server: "quay.io", Username: "robot", Password: wrongPassword,
 	}})

@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -13,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-
-	"github.com/imagedist/terraform-provider-imagedist/internal/dockerconfig"
 )
 
 // testAccProviderFactories serves the provider in-process to the Terraform or OpenTofu binary
@@ -80,17 +76,7 @@ func TestAccProviderWithoutCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	document, err := dockerconfig.Encode([]dockerconfig.Entry{{
-		Server: env.registry.Host, Username: env.registry.Username,
-		Password: env.registry.Password,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authFile := filepath.Join(t.TempDir(), "auth.json")
-	if err := os.WriteFile(authFile, document, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	authFile := env.authFile()
 	clearKubeEnvironment(t)
 	lookup := fmt.Sprintf(`
 provider "imagedist" {
