@@ -570,14 +570,14 @@ const maxShownKeys = 20
 // shownKeys returns the registry keys of a pull secret for a message: quoted, with any user
 // info replaced by "REDACTED", at most maxShownKeys of them and then how many more there are.
 func shownKeys(keys []string) string {
-	shown := make([]string, 0, min(len(keys), maxShownKeys))
+	listed := make([]string, 0, min(len(keys), maxShownKeys))
 	for _, key := range keys[:min(len(keys), maxShownKeys)] {
 		if at := strings.LastIndexByte(key, '@'); at >= 0 {
 			key = "REDACTED" + key[at:]
 		}
-		shown = append(shown, key)
+		listed = append(listed, key)
 	}
-	text := quotedList(shown)
+	text := quotedList(listed)
 	if len(keys) > maxShownKeys {
 		text += fmt.Sprintf(" and %d more", len(keys)-maxShownKeys)
 	}

@@ -120,9 +120,9 @@ func (l serviceAccountLinker) unlink(ctx context.Context, name string) error {
 // update applies change to the account's imagePullSecrets and sends the result, unless it
 // changed nothing. On a conflict it fetches the account again and repeats.
 //
-// Updates of one account from this process go one at a time, starting from the version that
-// the last of them returned when there is one: the pull secrets of one apply that link the
-// same account would otherwise mostly send stale versions and meet conflicts.
+// Updates of one account from this process go one at a time. Each starts from the version
+// that the previous one returned, when there is one. Otherwise the pull secrets of one apply
+// that link the same account would mostly send stale versions and meet conflicts.
 func (l serviceAccountLinker) update(
 	ctx context.Context, account *corev1.ServiceAccount,
 	change func([]corev1.LocalObjectReference, string) ([]corev1.LocalObjectReference, bool),
