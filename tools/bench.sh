@@ -66,7 +66,8 @@ if ! grep -q '^Benchmark.*ns/op' "$raw"; then
   exit 1
 fi
 {
-  go run ./internal/benchmarks/cmd/benchreport < "$raw"
+  # benchreport exits 1 when the run failed, which status already records here.
+  go run ./internal/benchmarks/cmd/benchreport < "$raw" || true
   echo
   echo "## Machine and run"
   echo
@@ -76,6 +77,8 @@ fi
   echo "- Kernel: $(uname -sr)"
   echo "- $(go version)"
   echo "- Node counts: $nodes; repetitions: $count; raw output: ${raw#"$root"/}"
+  echo "- Commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/report.md"
 cat "$out/report.md"
 if [[ $status != 0 ]]; then

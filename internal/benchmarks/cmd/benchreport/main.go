@@ -11,12 +11,26 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 )
 
 func main() {
-	results, environment, err := parseBenchmarks(os.Stdin)
+	input, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: reading benchmark output: %v\n", err)
+		os.Exit(1)
+	}
+	// go test writes a failing benchmark's messages to standard output, so they arrive here
+	// with the results. They go to standard error, and the exit status is 1.
+	failures := failureLines(string(input))
+	for _, line := range failures {
+		fmt.Fprintln(os.Stderr, line)
+	}
+
+	results, environment, err := parseBenchmarks(bytes.NewReader(input))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: reading benchmark output: %v\n", err)
 		os.Exit(1)
@@ -30,6 +44,11 @@ func main() {
 	writeReport(out, environment, groupResults(results))
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: writing the report: %v\n", err)
+		os.Exit(1)
+	}
+	if len(failures) > 0 {
+		fmt.Fprintln(os.Stderr, "benchreport: the benchmark run failed (see the lines above), "+
+			"so the report covers only the variants that finished")
 		os.Exit(1)
 	}
 }

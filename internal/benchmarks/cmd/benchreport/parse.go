@@ -113,3 +113,29 @@ func parseFigures(fields []string) (int, map[string]float64, bool) {
 	}
 	return iterations, metrics, true
 }
+
+// failureLines returns the lines of go test output that report a failure: "--- FAIL",
+// "FAIL", "panic:", and the messages of a failing test or benchmark, which go test indents
+// under the name as "    file_test.go:42: text".
+func failureLines(output string) []string {
+	var failures []string
+	failing := false
+	for _, line := range strings.Split(output, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "--- FAIL"), strings.HasPrefix(trimmed, "panic:"):
+			failing = true
+			failures = append(failures, line)
+		case trimmed == "FAIL" || strings.HasPrefix(trimmed, "FAIL\t"):
+			failures = append(failures, line)
+		case failing && testMessage.MatchString(line):
+			failures = append(failures, line)
+		case !strings.HasPrefix(line, " "):
+			failing = false
+		}
+	}
+	return failures
+}
+
+// testMessage matches a message that t.Log or t.Error wrote, as go test prints it.
+var testMessage = regexp.MustCompile(`^\s+\S+_test\.go:\d+: `)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -120,5 +121,31 @@ func TestParseBenchmarksNameWithoutProcs(t *testing.T) {
 	}
 	if results[0].name != "BenchmarkNodeInventory/nodes=5000/provider-read-summary" {
 		t.Errorf("name = %q, expected it unchanged", results[0].name)
+	}
+}
+
+func TestFailureLines(t *testing.T) {
+	output := strings.Join([]string{
+		"BenchmarkNodeInventory/nodes=1000/ref-bare-list-2 \t1\t141 ns/op",
+		"    nodes_bench_test.go:80: seeded 1000 nodes",
+		"--- FAIL: BenchmarkNodeInventory/nodes=1000/terraform-plan-full",
+		"    nodes_bench_test.go:120: terraform plan: exit status 1",
+		"FAIL",
+		"exit status 1",
+		"FAIL\tgithub.com/imagedist/terraform-provider-imagedist/internal/benchmarks\t30.1s",
+	}, "\n")
+
+	got := failureLines(output)
+	want := []string{
+		"--- FAIL: BenchmarkNodeInventory/nodes=1000/terraform-plan-full",
+		"    nodes_bench_test.go:120: terraform plan: exit status 1",
+		"FAIL",
+		"FAIL\tgithub.com/imagedist/terraform-provider-imagedist/internal/benchmarks\t30.1s",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("failureLines =\n%q\nwant\n%q", got, want)
+	}
+	if lines := failureLines("ok  \tpkg\t1.0s\n    x_test.go:3: progress"); len(lines) != 0 {
+		t.Errorf("failureLines of a passing run = %q, want none", lines)
 	}
 }
