@@ -81,7 +81,8 @@ type ImageNodes struct {
 	NodeCount int
 	// Digests and Tags are every digest name and tag name, normalized, that any added node
 	// reports for the image, sorted and without duplicates. Nodes may report different tags
-	// for one digest. Both are nil for an inventory with Options.Images.
+	// for one digest. With Options.Images, they are the names of the images that match the
+	// reference, so they lead from it to the keys of the nodes' image lists.
 	Digests []string
 	Tags    []string
 	// MissingOn lists, sorted, the added nodes that lack a requested image. It is nil for an
@@ -279,11 +280,14 @@ func (inv *Inventory) keep(infos []*nameInfo) bool {
 	return false
 }
 
-// recordRequested adds the node to the entry of each requested image that the image matches.
+// recordRequested adds the node and the image's names to the entry of each requested image
+// that the image matches.
 func (inv *Inventory) recordRequested(nodeName string, infos []*nameInfo) {
 	for _, info := range infos {
 		for _, index := range info.matches {
-			inv.byRequest[index].add(nodeName, true)
+			entry := &inv.byRequest[index]
+			entry.add(nodeName, true)
+			entry.addNames(infos)
 		}
 	}
 }
@@ -417,10 +421,14 @@ func (inv *Inventory) requestedImageNodes() []ImageNodes {
 			present = []string{}
 		}
 		slices.Sort(present)
+		slices.Sort(entry.digests)
+		slices.Sort(entry.tags)
 		result[index] = ImageNodes{
 			Reference: matcher.Reference().String(),
 			NodeCount: entry.nodeCount,
 			MissingOn: sortedDifference(allNames, present),
+			Digests:   nonNil(entry.digests),
+			Tags:      nonNil(entry.tags),
 		}
 		if !inv.options.SummaryOnly {
 			result[index].NodeNames = present

@@ -483,18 +483,24 @@ func TestInventoryRequestedView(t *testing.T) {
 			NodeNames: []string{"worker-0", "worker-2"},
 			NodeCount: 2,
 			MissingOn: []string{"worker-1"},
+			Digests:   []string{"quay.io/org/app@" + appDigest},
+			Tags:      []string{"quay.io/org/app:v1"},
 		},
 		{
 			Reference: "docker.io/library/nginx:1.27",
 			NodeNames: []string{"worker-2"},
 			NodeCount: 1,
 			MissingOn: []string{"worker-0", "worker-1"},
+			Digests:   []string{},
+			Tags:      []string{"docker.io/library/nginx:1.27"},
 		},
 		{
 			Reference: "docker.io/library/nginx:1.27",
 			NodeNames: []string{"worker-2"},
 			NodeCount: 1,
 			MissingOn: []string{"worker-0", "worker-1"},
+			Digests:   []string{},
+			Tags:      []string{"docker.io/library/nginx:1.27"},
 		},
 	}
 	if len(view) != len(want) {
@@ -513,9 +519,12 @@ func TestInventoryRequestedView(t *testing.T) {
 		if !slices.Equal(view[i].MissingOn, want[i].MissingOn) {
 			t.Errorf("entry %d missing on = %q, want %q", i, view[i].MissingOn, want[i].MissingOn)
 		}
-		if view[i].Digests != nil || view[i].Tags != nil {
-			t.Errorf("entry %d digests %q and tags %q, want nil with requested images", i,
-				view[i].Digests, view[i].Tags)
+		// The names of the matching images lead from the request to the nodes' keys.
+		if !slices.Equal(view[i].Digests, want[i].Digests) {
+			t.Errorf("entry %d digests = %q, want %q", i, view[i].Digests, want[i].Digests)
+		}
+		if !slices.Equal(view[i].Tags, want[i].Tags) {
+			t.Errorf("entry %d tags = %q, want %q", i, view[i].Tags, want[i].Tags)
 		}
 	}
 

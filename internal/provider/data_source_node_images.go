@@ -224,8 +224,12 @@ func nodeImagesMapAttribute() schema.MapAttribute {
 	return schema.MapAttribute{
 		Computed:    true,
 		ElementType: types.Int64Type,
-		MarkdownDescription: "The node's images: a map from each image's reference, as " +
-			"`image_nodes` names it, to its size in bytes as the runtime reports it. " +
+		MarkdownDescription: "The node's images: a map from each image's own reference " +
+			"(its first digest name, else its first tag name, normalized) to its size in " +
+			"bytes as the runtime reports it. Without `images`, these are the references " +
+			"of `image_nodes`. With `images`, a key is not the requested reference: the " +
+			"`digests` and `tags` of each `image_nodes` entry list the names of the images " +
+			"that match it, among them their keys. " +
 			"Sizes are uncompressed bytes on CRI-O (OpenShift) and compressed bytes on " +
 			"containerd, so the same image differs between runtimes. Only the images " +
 			"matching `images` when it is set. An empty map when `summary_only` is true. " +
@@ -233,7 +237,8 @@ func nodeImagesMapAttribute() schema.MapAttribute {
 			"reference, the map has the size of the first the node lists, which is the " +
 			"larger as the kubelet sorts images. Use `keys(node.images)` for the " +
 			"references, `contains(keys(node.images), ref)` to test for one, and " +
-			"`lookup(node.images, ref, 0)` for its size.",
+			"`lookup(node.images, ref, 0)` for its size, with `ref` taken from " +
+			"`image_nodes`.",
 	}
 }
 
@@ -271,7 +276,9 @@ func imageNodesAttribute() schema.ListNestedAttribute {
 					ElementType: types.StringType,
 					MarkdownDescription: "Every digest name that a selected node reports for " +
 						"the image, fully qualified, such as `quay.io/org/app@sha256:...`, " +
-						"sorted and without duplicates. Null when `images` is set.",
+						"sorted and without duplicates. With `images`, the digest names of " +
+						"the images that match the reference, which are the keys of the " +
+						"nodes' `images` maps.",
 				},
 				"tags": schema.ListAttribute{
 					Computed:    true,
@@ -280,8 +287,8 @@ func imageNodesAttribute() schema.ListNestedAttribute {
 						"image, fully qualified, such as `docker.io/library/nginx:1.27`, " +
 						"sorted and without duplicates. Nodes that pulled one digest under " +
 						"different tags, such as `1.27` on one node and `latest` on another, " +
-						"report different tags, and all of them are listed. Null when " +
-						"`images` is set.",
+						"report different tags, and all of them are listed. With `images`, " +
+						"the tag names of the images that match the reference.",
 				},
 				"missing_on": schema.ListAttribute{
 					Computed:    true,

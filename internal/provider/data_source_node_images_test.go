@@ -286,10 +286,12 @@ func TestNodeImagesStateSummaryWithImages(t *testing.T) {
 		got[0] != "worker-1" {
 		t.Errorf("missing_on = %q, want [worker-1]", got)
 	}
-	for _, name := range []string{"digests", "tags"} {
-		if got := stateAttribute[types.List](t, state, view.AtName(name)); !got.IsNull() {
-			t.Errorf("%s with images = %v, want null", name, got)
-		}
+	if got := stateAttribute[[]string](t, state, view.AtName("tags")); len(got) != 1 ||
+		got[0] != "docker.io/library/nginx:latest" {
+		t.Errorf("tags with images = %q, want the tag of the matching image", got)
+	}
+	if got := stateAttribute[[]string](t, state, view.AtName("digests")); len(got) != 0 {
+		t.Errorf("digests with images = %q, want none: the image has no digest name", got)
 	}
 }
 
