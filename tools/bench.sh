@@ -32,6 +32,22 @@ else
 fi
 pattern=${BENCH:-.}
 
+# The values are checked before anything is built or started, so a typo costs seconds.
+if ! [[ $nodes =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]]; then
+  echo "tools/bench.sh: IMAGEDIST_BENCH_NODES=$nodes is not a comma-separated list of" \
+    "positive node counts, such as 1000,5000" >&2
+  exit 2
+fi
+if ! [[ $count =~ ^[1-9][0-9]*$ ]]; then
+  echo "tools/bench.sh: IMAGEDIST_BENCH_COUNT=$count is not a positive number of" \
+    "repetitions" >&2
+  exit 2
+fi
+if ! [[ $timeout =~ ^[0-9]+[smh]$ ]]; then
+  echo "tools/bench.sh: BENCH_TIMEOUT=$timeout is not a duration such as 90s, 20m or 1h" >&2
+  exit 2
+fi
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Building what is missing (the first run builds Kubernetes, etcd and Terraform from source)"
@@ -42,8 +58,10 @@ go build -o "$out/plugins/terraform-provider-imagedist" .
 
 raw=$out/raw-$(date -u +%Y%m%dT%H%M%SZ).txt
 : > "$raw"
-# go test -timeout ends the test binary when a repetition takes too long. The control-plane
-# and registry processes die with it, because they are started with a parent-death signal.
+# go test -timeout does not cover benchmarks, so timeout(1) bounds each repetition: it
+# interrupts go test, which stops the benchmark binary, and kills it a minute later if it is
+# still running. The control-plane and registry processes die with the binary, because they
+# are started with a parent-death signal.
 # A failed repetition ends the run, which still gets a report of what finished, and the
 # script then exits non-zero.
 status=0
@@ -53,8 +71,13 @@ for repetition in $(seq 1 "$count"); do
   IMAGEDIST_BENCH=1 \
     IMAGEDIST_BENCH_NODES=$nodes \
     IMAGEDIST_BENCH_PROVIDER=$out/plugins/terraform-provider-imagedist \
+    timeout --signal=INT --kill-after=60s "$timeout" \
     go test -run '^$' -bench "$pattern" -benchtime 1x -count 1 -timeout "$timeout" \
     ./internal/benchmarks 2>&1 | tee -a "$raw" || status=$?
+  if [[ $status == 124 ]]; then
+    echo "tools/bench.sh: repetition $repetition did not finish within $timeout" \
+      "(BENCH_TIMEOUT)" | tee -a "$raw" >&2
+  fi
   if [[ $status != 0 ]]; then
     break
   fi

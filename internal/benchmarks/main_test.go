@@ -3,9 +3,11 @@ package benchmarks
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -39,15 +41,32 @@ func registerCleanup(cleanup func()) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// An interrupt, as from Ctrl-C or tools/bench.sh's time limit, would end the process
+	// without the cleanups, and each control plane's directory, with its etcd data, would
+	// stay behind in the temporary directory.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		received := <-interrupts
+		fmt.Fprintf(os.Stderr, "benchmarks: %v received, stopping the control planes\n", received)
+		runCleanups()
+		os.Exit(1)
+	}()
 
+	code := m.Run()
+	signal.Stop(interrupts)
+	runCleanups()
+	os.Exit(code)
+}
+
+// runCleanups runs the registered cleanups, last first, once.
+func runCleanups() {
 	cleanupsMu.Lock()
+	defer cleanupsMu.Unlock()
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
 	}
-	cleanupsMu.Unlock()
-
-	os.Exit(code)
+	cleanups = nil
 }
 
 // requireBench skips the benchmark unless envBench is 1.
