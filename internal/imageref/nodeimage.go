@@ -56,9 +56,11 @@ func ParseNodeImageName(name string) (Reference, NodeImageNameKind, error) {
 // once per reference with NewMatcher and call Matches for each image of each node.
 type Matcher struct {
 	ref Reference
-	// marker is a substring that every matching name contains: ":" plus the tag, or the
-	// digest. Names without it are skipped without being parsed, which matters when one
-	// reference is checked against every image of thousands of nodes.
+	// marker is a substring that every matching name contains, however it is spelled: the
+	// digest, or the last component of the repository with ":" and the tag, or that
+	// component alone for "latest", which a name may leave out. Names without it are skipped
+	// without being parsed, which matters when references are checked against every image of
+	// thousands of nodes.
 	marker string
 }
 
@@ -70,9 +72,15 @@ func NewMatcher(reference string) (*Matcher, error) {
 		return nil, err
 	}
 
-	marker := ":" + ref.Tag
-	if ref.Digest != "" {
+	last := ref.Repository[strings.LastIndexByte(ref.Repository, '/')+1:]
+	var marker string
+	switch {
+	case ref.Digest != "":
 		marker = ref.Digest
+	case ref.Tag == DefaultTag:
+		marker = last
+	default:
+		marker = last + ":" + ref.Tag
 	}
 	return &Matcher{ref: ref, marker: marker}, nil
 }

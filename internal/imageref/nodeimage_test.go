@@ -117,6 +117,12 @@ func TestMatcherMatches(t *testing.T) {
 		},
 		{"other registry", "nginx", []string{"quay.io/library/nginx:latest"}, false},
 		{"familiar node name", "nginx", []string{"nginx:latest"}, true},
+		{"node name without a tag means latest", "nginx", []string{"nginx"}, true},
+		{
+			"qualified node name without a tag", "quay.io/org/app:latest",
+			[]string{"quay.io/org/app"}, true,
+		},
+		{"node name without a tag is not another tag", "nginx:1.27", []string{"nginx"}, false},
 		{"legacy docker hub name", "nginx", []string{"index.docker.io/library/nginx:latest"}, true},
 		{"qualified reference", "docker.io/library/nginx:1.27", []string{"nginx:1.27"}, true},
 		{
