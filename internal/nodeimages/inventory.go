@@ -25,6 +25,9 @@ type Options struct {
 	// "quay.io/org/app@sha256:..."). When set, each node keeps only the images that match one
 	// of them, and ImageNodes returns one entry per reference.
 	Images []string
+	// Filter makes Images a filter even when it is empty: nodes then keep no images and
+	// ImageNodes is empty, as for a list of images of interest that came out empty.
+	Filter bool
 	// SummaryOnly drops each node's image list, and the node names of each ImageNodes entry,
 	// which then keeps its count and, with Images, the nodes that lack the image.
 	SummaryOnly bool
@@ -175,7 +178,7 @@ func (inv *Inventory) Add(node *corev1.Node) {
 	}
 	// Without requested images a node keeps nearly all of its images. With them most nodes
 	// keep few, so the list grows on demand instead.
-	if !inv.options.SummaryOnly && len(inv.requested) == 0 {
+	if !inv.options.SummaryOnly && !inv.filtered() {
 		entry.Images = make([]Image, 0, len(images))
 	}
 
@@ -195,7 +198,7 @@ func (inv *Inventory) addImage(node *Node, image *corev1.ContainerImage) {
 
 	identity := imageIdentity(infos)
 	var firstOnNode bool
-	if len(inv.requested) > 0 {
+	if inv.filtered() {
 		inv.recordRequested(node.Name, infos)
 		firstOnNode = !slices.ContainsFunc(node.Images, func(kept Image) bool {
 			return kept.Reference == identity
@@ -269,7 +272,7 @@ func (inv *Inventory) intern(identity string) string {
 // keep reports whether a node's image list keeps the image: always without requested images,
 // otherwise only when one of its names matches one of them.
 func (inv *Inventory) keep(infos []*nameInfo) bool {
-	if len(inv.requested) == 0 {
+	if !inv.filtered() {
 		return true
 	}
 	for _, info := range infos {
@@ -367,11 +370,16 @@ func (inv *Inventory) Nodes() []Node {
 	return inv.nodes
 }
 
+// filtered reports whether Options.Images is a filter: set, or empty with Options.Filter.
+func (inv *Inventory) filtered() bool {
+	return inv.options.Filter || len(inv.requested) > 0
+}
+
 // ImageNodes returns the inverse view. With requested images, it has one entry per reference
 // in the order of Options.Images, including references on no node. Otherwise it has one
 // entry per distinct image, sorted by reference.
 func (inv *Inventory) ImageNodes() []ImageNodes {
-	if len(inv.requested) > 0 {
+	if inv.filtered() {
 		return inv.requestedImageNodes()
 	}
 

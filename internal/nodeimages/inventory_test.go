@@ -722,3 +722,20 @@ func TestNewRejectsInvalidReference(t *testing.T) {
 		})
 	}
 }
+
+func TestInventoryEmptyFilter(t *testing.T) {
+	inventory := newInventory(t, Options{Filter: true, NodeStatusMaxImages: 50})
+	inventory.Add(node("worker-0", "cri-o://1.33.4", image(100, "docker.io/library/nginx:1.27")))
+
+	nodes := inventory.Nodes()
+	if len(nodes[0].Images) != 0 {
+		t.Errorf("images = %+v, want none with an empty filter", nodes[0].Images)
+	}
+	if nodes[0].ImageCount != 1 || nodes[0].TotalSizeBytes != 100 {
+		t.Errorf("count %d and total %d, want 1 and 100", nodes[0].ImageCount,
+			nodes[0].TotalSizeBytes)
+	}
+	if view := inventory.ImageNodes(); len(view) != 0 {
+		t.Errorf("ImageNodes = %+v, want none with an empty filter", view)
+	}
+}

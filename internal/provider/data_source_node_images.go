@@ -128,9 +128,12 @@ func (d *nodeImagesDataSource) Schema(
 					"order, with the nodes that lack it. An " +
 					"image matches by its normalized name and tag, or by repository and " +
 					"digest for a reference with a digest; never by substring, so `nginx` " +
-					"means `docker.io/library/nginx:latest` and not `nginx-ingress`.",
+					"means `docker.io/library/nginx:latest` and not `nginx-ingress`. An " +
+					"empty list asks about no image: every map and `image_nodes` are " +
+					"empty, as when the list comes out empty from a variable.",
 				Validators: []validator.List{
 					listvalidator.ValueStringsAre(imageReferenceValidator{}),
+					uniqueImageReferencesValidator{},
 				},
 			},
 			"summary_only": schema.BoolAttribute{
@@ -415,6 +418,7 @@ func (m *nodeImagesModel) settings() nodeImagesSettings {
 		pageSize:      nodeimages.DefaultPageSize,
 		options: nodeimages.Options{
 			Images:              stringElements(m.Images),
+			Filter:              !m.Images.IsNull(),
 			SummaryOnly:         m.SummaryOnly.ValueBool(),
 			NodeStatusMaxImages: nodeimages.DefaultNodeStatusMaxImages,
 		},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -486,5 +487,58 @@ func TestWarnLargeInventory(t *testing.T) {
 	}
 	if !strings.Contains(detail, "summary_only") {
 		t.Errorf("detail %q lacks the remedy", detail)
+	}
+}
+
+// TestNodeImagesStateEmptyImages checks that images = [] asks about no image, rather than
+// returning the whole inventory as when images is not set.
+func TestNodeImagesStateEmptyImages(t *testing.T) {
+	config := nodeImagesConfig(t, map[string]tftypes.Value{
+		"images": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
+			[]tftypes.Value{}),
+	})
+	state := buildTestState(t, config,
+		testNode("worker-0", "containerd://2.1.4",
+			corev1.ContainerImage{Names: []string{"docker.io/library/nginx:latest"}, SizeBytes: 9}),
+	)
+
+	images := stateAttribute[types.Map](t, state, path.Root("nodes").AtListIndex(0).
+		AtName("images"))
+	if len(images.Elements()) != 0 {
+		t.Errorf("nodes[0].images = %v, want an empty map", images)
+	}
+	if got := stateAttribute[types.Int64](t, state, path.Root("nodes").AtListIndex(0).
+		AtName("image_count")); got.ValueInt64() != 1 {
+		t.Errorf("image_count = %v, want 1: the counts cover every image", got)
+	}
+	if views := stateAttribute[types.List](t, state, path.Root("image_nodes")); len(
+		views.Elements()) != 0 {
+		t.Errorf("image_nodes = %v, want an empty list", views)
+	}
+}
+
+func TestUniqueImageReferencesValidator(t *testing.T) {
+	list := types.ListValueMust(types.StringType, []attr.Value{
+		types.StringValue("redis:7.4"),
+		types.StringValue("nginx"),
+		types.StringValue("docker.io/library/redis:7.4"),
+		types.StringValue("nginx:latest"),
+		types.StringUnknown(),
+	})
+	var resp validator.ListResponse
+	uniqueImageReferencesValidator{}.ValidateList(context.Background(),
+		validator.ListRequest{Path: path.Root("images"), ConfigValue: list}, &resp)
+
+	if resp.Diagnostics.ErrorsCount() != 2 {
+		t.Fatalf("diagnostics = %v, want two duplicates", resp.Diagnostics)
+	}
+	for _, want := range []string{"images[0] and images[2]", "images[1] and images[3]"} {
+		found := false
+		for _, diagnostic := range resp.Diagnostics {
+			found = found || strings.Contains(diagnostic.Detail(), want)
+		}
+		if !found {
+			t.Errorf("no diagnostic names %s: %v", want, resp.Diagnostics)
+		}
 	}
 }

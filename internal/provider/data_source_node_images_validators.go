@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -86,5 +87,43 @@ func (imageReferenceValidator) ValidateString(
 			err.Error()+"\n\nWrite a reference as `docker pull` takes it, such as "+
 				"`nginx:1.27`, `quay.io/org/app:v1` or `quay.io/org/app@sha256:<64 hex "+
 				"digits>`.")
+	}
+}
+
+// uniqueImageReferencesValidator rejects two references in images that name the same image
+// after normalization, such as `redis:7.4` and `docker.io/library/redis:7.4`: image_nodes
+// would have two entries with one reference, and a map built from them fails.
+type uniqueImageReferencesValidator struct{}
+
+func (uniqueImageReferencesValidator) Description(_ context.Context) string {
+	return "no two references may name the same image after normalization"
+}
+
+func (v uniqueImageReferencesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueImageReferencesValidator) ValidateList(
+	_ context.Context, req validator.ListRequest, resp *validator.ListResponse,
+) {
+	first := map[string]int{}
+	for i, element := range req.ConfigValue.Elements() {
+		value, ok := element.(types.String)
+		if !ok || value.IsNull() || value.IsUnknown() {
+			continue
+		}
+		parsed, err := imageref.Parse(value.ValueString())
+		if err != nil {
+			continue
+		}
+		normalized := parsed.String()
+		earlier, seen := first[normalized]
+		if !seen {
+			first[normalized] = i
+			continue
+		}
+		resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i), "Duplicate Image Reference",
+			fmt.Sprintf("images[%d] and images[%d] both name %s, so image_nodes would have "+
+				"two entries with that reference. Remove one of them.", earlier, i, normalized))
 	}
 }
