@@ -226,12 +226,7 @@ func (d *imageDataSource) ValidateConfig(
 	ctx context.Context, req datasource.ValidateConfigRequest,
 	resp *datasource.ValidateConfigResponse,
 ) {
-	var credentials imageCredentialsModel
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("pull_secret"),
-		&credentials.PullSecret)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("use_global_pull_secret"),
-		&credentials.UseGlobalPullSecret)...)
-	credentials.validate(&resp.Diagnostics)
+	validateImageCredentials(ctx, req.Config, &resp.Diagnostics)
 }
 
 func (d *imageDataSource) Read(

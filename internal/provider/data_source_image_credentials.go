@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -203,4 +204,15 @@ func decodePullSecretConfig(secret *corev1.Secret) (*dockerconfig.Config, error)
 		return dockerconfig.DecodeLegacy(data)
 	}
 	return dockerconfig.Decode(data)
+}
+
+// validateImageCredentials checks the credential attributes of a configuration of
+// imagedist_image or imagedist_images.
+func validateImageCredentials(ctx context.Context, config tfsdk.Config,
+	diags *diag.Diagnostics) {
+	var credentials imageCredentialsModel
+	diags.Append(config.GetAttribute(ctx, path.Root("pull_secret"), &credentials.PullSecret)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("use_global_pull_secret"),
+		&credentials.UseGlobalPullSecret)...)
+	credentials.validate(diags)
 }

@@ -490,8 +490,8 @@ func TestWarnLargeInventory(t *testing.T) {
 	}
 }
 
-// TestNodeImagesStateEmptyImages checks that images = [] asks about no image, rather than
-// returning the whole inventory as when images is not set.
+// TestNodeImagesStateEmptyImages checks that images = [] selects no image of interest,
+// rather than returning the whole inventory as when images is not set.
 func TestNodeImagesStateEmptyImages(t *testing.T) {
 	config := nodeImagesConfig(t, map[string]tftypes.Value{
 		"images": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},

@@ -3,8 +3,8 @@
 // median, minimum and maximum wall time over the repetitions and the medians of the other
 // metrics. It also divides each variant's medians by those of each reference of its group.
 //
-// A benchmark's name up to its last slash is its group and the last element is its variant;
-// variants whose name starts with "ref-" are the references. Usage:
+// A benchmark's name up to its last slash is its group, and the last element is its variant.
+// Variants whose name starts with "ref-" are the references. Usage:
 //
 //	go test -run '^$' -bench . -count 5 ./internal/benchmarks | go run ./internal/benchmarks/cmd/benchreport
 package main
