@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints how many tests passed, failed and were skipped.
 #
-#   tools/run-tests.sh all        unit tests, docs check, acceptance under Terraform and OpenTofu
+#   tools/run-tests.sh all        unit tests, short fuzz runs, docs check, acceptance under
+#                                 Terraform and OpenTofu
 #   tools/run-tests.sh unit       vet, gofmt and unit tests only
+#   tools/run-tests.sh fuzz       each fuzz target for FUZZ_TIME (default 10s)
 #   tools/run-tests.sh terraform  acceptance tests under Terraform
 #   tools/run-tests.sh tofu       acceptance tests under OpenTofu
 #
@@ -69,6 +71,22 @@ docs() {
   tools/docs.sh check || failed_suites+=("docs")
 }
 
+# fuzz runs each fuzz target for FUZZ_TIME (default 10s), starting from the seeds in the test
+# and the corpus committed under testdata/fuzz. A longer run: FUZZ_TIME=10m tools/run-tests.sh fuzz.
+fuzz() {
+  local target package
+  while read -r target package; do
+    run_suite "fuzz-$target" go test -count=1 -v -run '^$' -fuzz "^$target\$" \
+      -fuzztime "${FUZZ_TIME:-10s}" "$package"
+  done <<'TARGETS'
+FuzzParse ./internal/imageref
+FuzzRegistryKey ./internal/imageref
+FuzzEncodeDecode ./internal/dockerconfig
+FuzzDecodeEdit ./internal/dockerconfig
+FuzzLocationGrammar ./internal/mirrors
+TARGETS
+}
+
 acceptance() {
   local cli=$1 binary
   binary=$(tools/build.sh path "$cli")
@@ -89,15 +107,17 @@ case ${1:-all} in
   all)
     tools/build.sh build
     unit
+    fuzz
     docs
     acceptance terraform
     acceptance tofu
     ;;
   unit) unit ;;
+  fuzz) fuzz ;;
   terraform) acceptance terraform ;;
   tofu) acceptance tofu ;;
   *)
-    echo "usage: tools/run-tests.sh all|unit|terraform|tofu" >&2
+    echo "usage: tools/run-tests.sh all|unit|fuzz|terraform|tofu" >&2
     exit 2
     ;;
 esac
