@@ -521,12 +521,12 @@ func (m *providerModel) configureRegistryAccess(env environment, data *providerD
 			valid = append(valid, host)
 		} else {
 			// User info may hold a password, which the message must not repeat.
-			shown := strings.TrimSuffix(imageref.RedactUserInfo(host+"/probe"), "/probe")
+			redacted := strings.TrimSuffix(imageref.RedactUserInfo(host+"/probe"), "/probe")
 			diags.AddAttributeError(path.Root("insecure_registries").AtListIndex(i),
 				"Invalid Insecure Registry",
 				fmt.Sprintf("%q is not a registry host. Write a host name with a dot, "+
 					"\"localhost\" or an IP address, with an optional port, such as "+
-					"\"registry.internal:5000\".", shown))
+					"\"registry.internal:5000\".", redacted))
 		}
 	}
 	if len(valid) > 0 {

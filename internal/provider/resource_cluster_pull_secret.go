@@ -243,7 +243,7 @@ func (r *clusterPullSecretResource) write(ctx context.Context, planned, configur
 				"under the key %s. It may hold credentials that others manage, so this "+
 				"resource does not take it over on create. Import it with `terraform import "+
 				"<address> %s`, or remove the entry by hand first.", globalPullSecretID(),
-				plan.RegistryKey.ValueString(), quotedList(exists.keys),
+				plan.RegistryKey.ValueString(), shownKeys(exists.keys),
 				plan.RegistryKey.ValueString()))
 		return
 	default:
@@ -367,7 +367,7 @@ type entryExistsError struct {
 }
 
 func (e *entryExistsError) Error() string {
-	return "an entry for the registry exists under the key " + quotedList(e.keys)
+	return "an entry for the registry exists under the key " + shownKeys(e.keys)
 }
 
 // globalPullSecretError wraps a failed request for the global pull secret with what it did.
