@@ -1,8 +1,8 @@
-// Package faultproxy is an HTTPS proxy on loopback for tests. It sits in front of a
-// kube-apiserver, forwards each request with the target's own credentials, and injects the
-// faults that a test scripts: error statuses with or without Retry-After, dropped
-// connections before or after the server handled the request, delays, and actions such as a
-// concurrent writer that run just before a request is forwarded. It records every request,
+// Package faultproxy is an HTTPS proxy on loopback for tests. It runs in front of a
+// kube-apiserver and forwards each request with the target's own credentials. A test scripts
+// the faults that it injects: error statuses with or without Retry-After, connections dropped
+// before or after the server handled the request, delays, and actions such as a concurrent
+// writer that run just before a request is forwarded. It records every request,
 // so a test can also assert that a plan sent none.
 package faultproxy
 
@@ -136,7 +136,7 @@ func (p *Proxy) Add(rules ...*Rule) {
 	p.rules = append(p.rules, rules...)
 }
 
-// Reset removes every rule and forgets the recorded requests.
+// Reset removes every rule and clears the recorded requests.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -226,7 +226,7 @@ type Rule struct {
 	Skip int
 	// Times is how many requests meet the fault; zero means every matching request.
 	Times int
-	// Fault is what the matching requests meet.
+	// Fault is the fault that matching requests meet.
 	Fault Fault
 
 	seen, used int
@@ -239,7 +239,8 @@ func (r *Rule) matches(request *http.Request) bool {
 	return r.Path == nil || r.Path.MatchString(request.URL.Path)
 }
 
-// Fault is what a request that matches a rule meets. The constructors below build one.
+// Fault is the behaviour that a request matching a rule meets. The constructors below
+// build one.
 type Fault struct {
 	name  string
 	apply func(writer http.ResponseWriter, request *http.Request, forward http.Handler)
@@ -250,7 +251,7 @@ func (f Fault) String() string {
 	return f.name
 }
 
-// Status answers with a Kubernetes Status object of the code, without forwarding the
+// Status responds with a Kubernetes Status object of the code, without forwarding the
 // request. A positive retryAfter is sent as the Retry-After header in whole seconds.
 func Status(code int, retryAfter time.Duration) Fault {
 	name := strconv.Itoa(code)
@@ -268,7 +269,7 @@ func Status(code int, retryAfter time.Duration) Fault {
 }
 
 // DropBefore closes the connection without forwarding the request, so the server never
-// sees it.
+// receives it.
 func DropBefore() Fault {
 	return Fault{name: "connection dropped before the server", apply: func(
 		writer http.ResponseWriter, _ *http.Request, _ http.Handler) {
@@ -303,7 +304,7 @@ func Delay(duration time.Duration) Fault {
 
 // Before runs action and then forwards the request. A test uses it for a concurrent writer
 // that changes the object between the client's read and its update, so that the server
-// answers the update with 409 Conflict. An error from action fails the request with 500 and
+// rejects the update with 409 Conflict. An error from action fails the request with 500 and
 // the error's text in the Status message.
 func Before(name string, action func(ctx context.Context) error) Fault {
 	return Fault{name: name, apply: func(
