@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints how many tests passed, failed and were skipped.
 #
-#   tools/run-tests.sh all        unit tests, short fuzz runs, docs check, acceptance under
-#                                 Terraform and OpenTofu
-#   tools/run-tests.sh unit       vet, gofmt and unit tests only
-#   tools/run-tests.sh fuzz       each fuzz target for FUZZ_TIME (default 10s)
-#   tools/run-tests.sh terraform  acceptance tests under Terraform
-#   tools/run-tests.sh tofu       acceptance tests under OpenTofu
+#   tools/run-tests.sh all              unit tests, short fuzz runs, docs check, acceptance
+#                                       under Terraform, least-privilege, then under OpenTofu
+#   tools/run-tests.sh unit             vet, gofmt and unit tests only
+#   tools/run-tests.sh fuzz             each fuzz target for FUZZ_TIME (default 10s)
+#   tools/run-tests.sh terraform        acceptance tests under Terraform
+#   tools/run-tests.sh least-privilege  internal/provider's acceptance tests under Terraform,
+#                                       with the provider running as a service account bound
+#                                       only to the roles in examples/rbac
+#   tools/run-tests.sh tofu             acceptance tests under OpenTofu
 #
 # Acceptance tests start their own local control plane (internal/testcluster). Logs go to
-# .test-logs/. GO_TEST_TIMEOUT bounds each go test run (default 40m).
+# .test-logs/, with the fault tests' matrix in fault-matrix-terraform.md and -tofu.md.
+# GO_TEST_TIMEOUT bounds each go test run (default 40m). IMAGEDIST_LONG_TESTS=1 adds the long
+# variants of the reliability tests, as `make test-long` does.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,13 +99,28 @@ acceptance() {
   # TF_CLI_CONFIG_FILE naming a missing file, which OpenTofu warns about) out of the tests.
   local cli_config=$log_dir/empty.tfrc
   : > "$cli_config"
-  local -a env=(TF_ACC=1 "TF_ACC_TERRAFORM_PATH=$binary" "TF_CLI_CONFIG_FILE=$cli_config")
+  # The fault tests write their matrix of fault, resource and outcome there.
+  local -a env=(TF_ACC=1 "TF_ACC_TERRAFORM_PATH=$binary" "TF_CLI_CONFIG_FILE=$cli_config"
+    "IMAGEDIST_FAULT_MATRIX=$log_dir/fault-matrix-$cli.md")
   if [ "$cli" = tofu ]; then
     # OpenTofu resolves unqualified provider addresses against its own registry host.
     env+=("TF_ACC_PROVIDER_HOST=registry.opentofu.org")
   fi
   run_suite "acceptance-$cli" env "${env[@]}" \
     go test -count=1 -v -timeout "$timeout" -run '^TestAcc' ./...
+}
+
+# acceptance_least_privilege runs the provider's acceptance tests under Terraform with
+# IMAGEDIST_ACC_IDENTITY=least-privilege. internal/testcluster then binds the ClusterRole and
+# Roles in examples/rbac to a service account that the provider authenticates as, so a rule
+# that the shipped files lack fails a test.
+acceptance_least_privilege() {
+  local binary cli_config=$log_dir/empty.tfrc
+  binary=$(tools/build.sh path terraform)
+  : > "$cli_config"
+  run_suite acceptance-least-privilege env TF_ACC=1 "TF_ACC_TERRAFORM_PATH=$binary" \
+    "TF_CLI_CONFIG_FILE=$cli_config" IMAGEDIST_ACC_IDENTITY=least-privilege \
+    go test -count=1 -v -timeout "$timeout" -run '^TestAcc' ./internal/provider/
 }
 
 case ${1:-all} in
@@ -110,14 +130,16 @@ case ${1:-all} in
     fuzz
     docs
     acceptance terraform
+    acceptance_least_privilege
     acceptance tofu
     ;;
   unit) unit ;;
   fuzz) fuzz ;;
   terraform) acceptance terraform ;;
+  least-privilege) acceptance_least_privilege ;;
   tofu) acceptance tofu ;;
   *)
-    echo "usage: tools/run-tests.sh all|unit|fuzz|terraform|tofu" >&2
+    echo "usage: tools/run-tests.sh all|unit|fuzz|terraform|least-privilege|tofu" >&2
     exit 2
     ;;
 esac

@@ -18,6 +18,10 @@ import (
 // commandTimeout bounds each terraform or tofu command.
 const commandTimeout = 5 * time.Minute
 
+// envLongTests, when set to any value, adds the long variants of the tests, as
+// `make test-long` does.
+const envLongTests = "IMAGEDIST_LONG_TESTS"
+
 // requireCLI skips the test unless TF_ACC is set, and returns the terraform or tofu program
 // that TF_ACC_TERRAFORM_PATH names.
 func requireCLI(t *testing.T) string {

@@ -83,6 +83,11 @@ func Start(target *rest.Config) (*Proxy, error) {
 			request.Out.Header.Del("Authorization")
 		},
 		Transport: transport,
+		// A client that gave up, such as one whose context was cancelled, is the usual
+		// cause, and it reads no response.
+		ErrorHandler: func(writer http.ResponseWriter, _ *http.Request, err error) {
+			writeStatusMessage(writer, http.StatusBadGateway, "faultproxy: "+err.Error())
+		},
 		// Watches stream their events, so every write is flushed at once.
 		FlushInterval: -1,
 	}
@@ -336,6 +341,7 @@ func writeStatusMessage(writer http.ResponseWriter, code int, message string) {
 
 // statusReasons holds the metav1.StatusReason that kube-apiserver sends with each code.
 var statusReasons = map[int]string{
+	http.StatusBadGateway:          "InternalError",
 	http.StatusConflict:            "Conflict",
 	http.StatusTooManyRequests:     "TooManyRequests",
 	http.StatusInternalServerError: "InternalError",

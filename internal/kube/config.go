@@ -65,6 +65,10 @@ type Config struct {
 
 	// UserAgent is sent with every request. Empty means client-go's default.
 	UserAgent string
+
+	// RetryLog, when set, receives a message for each request that the clients send again
+	// after a throttled, failed or broken attempt.
+	RetryLog RetryLogFunc
 }
 
 // ExecConfig runs a client-go exec credential plugin to obtain credentials.
@@ -174,6 +178,10 @@ func (c Config) clientConfig(start base) (*rest.Config, error) {
 	server := redactURL(config.Host)
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return &diagnosingTransport{next: next, server: server, source: source}
+	})
+	// Added after the diagnosing transport, so it wraps that one and receives its errors.
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return newRetryingTransport(next, c.RetryLog)
 	})
 
 	// Building a transport loads the CA bundle and client key pair and creates the exec

@@ -96,6 +96,7 @@ func (d *imagePullsDataSource) Schema(
 					"repository and digest, so `nginx:1.27` matches " +
 					"`docker.io/library/nginx:1.27` but not `nginx-ingress:1.27`.",
 				Validators: []validator.List{
+					listvalidator.NoNullValues(),
 					listvalidator.ValueStringsAre(imageReferenceValidator{}),
 				},
 			},
@@ -106,6 +107,7 @@ func (d *imagePullsDataSource) Schema(
 					"An event's node is its `source.host`, or its `reportingInstance` " +
 					"when that is empty.",
 				Validators: []validator.List{
+					listvalidator.NoNullValues(),
 					listvalidator.ValueStringsAre(nodeNameValidator{}),
 				},
 			},
@@ -294,7 +296,7 @@ func addEventListError(diags *diag.Diagnostics, namespace string, err error) {
 		return
 	}
 	if apierrors.IsForbidden(err) {
-		addAPIError(diags, "Unable to List Events", fmt.Sprintf("The provider's "+
+		addPermissionError(diags, "Unable to List Events", fmt.Sprintf("The provider's "+
 			"credentials may not list events %s. Grant %s to the user or service account "+
 			"that runs Terraform.", scope, grant), err)
 		return

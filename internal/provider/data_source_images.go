@@ -106,6 +106,7 @@ func (d *imagesDataSource) Schema(
 				"`docker.io/library/nginx:latest`, are looked up once. An empty list " +
 				"gives an empty `images` list without any request.",
 			Validators: []validator.List{
+				listvalidator.NoNullValues(),
 				listvalidator.ValueStringsAre(imageReferenceValidator{}),
 			},
 		},

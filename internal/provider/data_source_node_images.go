@@ -115,6 +115,7 @@ func (d *nodeImagesDataSource) Schema(
 					"exist is an error. An empty set selects no nodes. Conflicts with " +
 					"`label_selector`.",
 				Validators: []validator.Set{
+					setvalidator.NoNullValues(),
 					setvalidator.ValueStringsAre(nodeNameValidator{}),
 				},
 			},
@@ -132,6 +133,7 @@ func (d *nodeImagesDataSource) Schema(
 					"empty list asks about no image: every map and `image_nodes` are " +
 					"empty, as when the list comes out empty from a variable.",
 				Validators: []validator.List{
+					listvalidator.NoNullValues(),
 					listvalidator.ValueStringsAre(imageReferenceValidator{}),
 					uniqueImageReferencesValidator{},
 				},
@@ -480,8 +482,10 @@ func addNodeReadError(diags *diag.Diagnostics, err error) {
 	if verb == "get" {
 		summary = "Unable to Get Node"
 	}
-	if apierrors.IsForbidden(err) {
-		addAPIError(diags, summary, fmt.Sprintf("The provider's credentials may not %s "+
+	// A denied path means a wrong host, not a missing rule, and addAPIError below adds the
+	// advice to check the host.
+	if apierrors.IsForbidden(err) && !isPathForbidden(err) {
+		addPermissionError(diags, summary, fmt.Sprintf("The provider's credentials may not %s "+
 			"nodes. Nodes are cluster-scoped, so grant a ClusterRole with the rule "+
 			"apiGroups [\"\"], resources [\"nodes\"], verbs [\"get\", \"list\"] through a "+
 			"ClusterRoleBinding to the user or service account that runs Terraform.", verb),

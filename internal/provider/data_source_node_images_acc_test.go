@@ -401,16 +401,16 @@ func TestAccNodeImagesWrongHostPrefix(t *testing.T) {
 data "imagedist_node_images" "test" {
   names = [%q]
 }`, fleet.node("a")),
-				ExpectError: regexp.MustCompile(`(?s)Unable to Get Node.*404 Not\s+Found.*` +
-					"`host`"),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Get Node.*` +
+					wrongPrefixResponse()),
 			},
 			{
 				Config: wrongPrefixProvider(t) + fmt.Sprintf(`
 data "imagedist_node_images" "test" {
   label_selector = %q
 }`, fleet.selector()),
-				ExpectError: regexp.MustCompile(`(?s)Unable to List Nodes.*404 Not\s+Found.*` +
-					"`host`"),
+				ExpectError: regexp.MustCompile(`(?s)Unable to List Nodes.*` +
+					wrongPrefixResponse()),
 			},
 		},
 	})

@@ -2,10 +2,12 @@ package provider
 
 import (
 	"encoding/base64"
+	"fmt"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/registry"
 )
@@ -54,17 +56,88 @@ func redactSecretData(text string, credentials ...string) string {
 
 // addAPIError reports a failed cluster call. The summary names the failed operation, the
 // detail names the object and what to do, and the API error follows on its own line without
-// the given credentials.
+// the given credentials. When the authorizer denied the call, forbiddenAdvice comes before the
+// API error.
 func addAPIError(diags *diag.Diagnostics, summary, detail string, err error, credentials ...string) {
-	diags.AddError(summary, detail+"\n\n"+redact(err.Error(), credentials...))
+	diags.AddError(summary, apiErrorDetail(detail, err, credentials...))
 }
 
 // addAttributeAPIError is addAPIError for a failure that one attribute is to blame for, such as
 // a service account that does not exist.
 func addAttributeAPIError(diags *diag.Diagnostics, attribute path.Path, summary, detail string,
 	err error, credentials ...string) {
-	diags.AddAttributeError(attribute, summary, detail+"\n\n"+redact(err.Error(), credentials...))
+	diags.AddAttributeError(attribute, summary, apiErrorDetail(detail, err, credentials...))
 }
+
+// addPermissionError is addAPIError for a 403 whose detail already names the rule to grant.
+func addPermissionError(diags *diag.Diagnostics, summary, detail string, err error) {
+	diags.AddError(summary, detail+"\n\n"+redact(err.Error()))
+}
+
+func apiErrorDetail(detail string, err error, credentials ...string) string {
+	if advice := forbiddenAdvice(err); advice != "" {
+		detail += "\n\n" + advice
+	}
+	return detail + "\n\n" + redact(err.Error(), credentials...)
+}
+
+var (
+	// authorizerDenial matches the reason that kube-apiserver gives when its authorizer denies
+	// a request, such as `User "u" cannot update resource "serviceaccounts" in API group ""
+	// in the namespace "apps"`. A 403 from admission, such as an exceeded ResourceQuota, does
+	// not match.
+	authorizerDenial = regexp.MustCompile(`cannot (\S+) resource "([^"]+)" in API group ` +
+		`"([^"]*)"(?: in the namespace "([^"]+)")?`)
+
+	// authorizerPathDenial matches the reason for a denied request to a path that is not an
+	// API resource, such as `User "u" cannot get path "/k8s/api/v1/nodes"`. A host with a
+	// wrong path prefix gets it where an identity with access to every path gets a 404.
+	authorizerPathDenial = regexp.MustCompile(`cannot (\S+) path "([^"]*)"`)
+)
+
+// isPathForbidden reports whether err is a 403 for a path that is not an API resource.
+func isPathForbidden(err error) bool {
+	return apierrors.IsForbidden(err) && authorizerPathDenial.MatchString(err.Error())
+}
+
+// forbiddenAdvice returns what to do after the authorizer denied a request: the RBAC rule to
+// grant and where the shipped ClusterRole is, or, for a path that is not an API resource, to
+// check the host. It returns "" for any other error.
+func forbiddenAdvice(err error) string {
+	if !apierrors.IsForbidden(err) {
+		return ""
+	}
+	message := err.Error()
+	if match := authorizerPathDenial.FindStringSubmatch(message); match != nil {
+		return fmt.Sprintf("The API server denied the request for path %q, which is not the "+
+			"path of an API resource. Check that `host` in the provider configuration (or the "+
+			"server of the kubeconfig context) is the address of the Kubernetes API server, "+
+			"with no path prefix such as \"/k8s\" unless a proxy at that address serves the "+
+			"API under it.", match[2])
+	}
+	match := authorizerDenial.FindStringSubmatch(message)
+	if match == nil {
+		return ""
+	}
+	verb, resource, group, namespace := match[1], match[2], match[3], match[4]
+
+	rule := fmt.Sprintf("apiGroups [%q], resources [%q], verbs [%q]", group, resource, verb)
+	binding := "through a ClusterRoleBinding"
+	scope := "at the cluster scope"
+	if namespace != "" {
+		scope = fmt.Sprintf("in namespace %q", namespace)
+		binding = fmt.Sprintf("through a RoleBinding in namespace %q, or a "+
+			"ClusterRoleBinding for every namespace", namespace)
+	}
+	return fmt.Sprintf("The provider's credentials may not %s %s %s. Grant a role with the "+
+		"rule %s %s to the user or service account that runs Terraform. The ClusterRole "+
+		"%s in the provider's repository has every rule that the provider uses.",
+		verb, resource, scope, rule, binding, shippedClusterRole)
+}
+
+// shippedClusterRole is the path, in the provider's repository, of the ClusterRole that the
+// documentation ships.
+const shippedClusterRole = "examples/rbac/clusterrole.yaml"
 
 // addClientError reports that no client could be built for an operation that needs the cluster.
 func addClientError(diags *diag.Diagnostics, err error) {

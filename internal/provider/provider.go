@@ -123,9 +123,17 @@ func (p *imagedistProvider) configureCluster(ctx context.Context, config provide
 			"The provider does not verify the API server's certificate, so a machine in the "+
 				"network path could read and change what the provider sends, including "+
 				"registry credentials. Set cluster_ca_certificate instead where possible.")
+	} else if reason := settings.UnverifiedConnection(); reason != "" {
+		diags.AddWarning("Unprotected API Server Connection",
+			fmt.Sprintf("In the cluster settings that the provider uses, %s. Use an https "+
+				"server address and a CA certificate (cluster_ca_certificate, or "+
+				"certificate-authority in the kubeconfig) instead.", reason))
 	}
 
 	tflog.Debug(ctx, "Configured cluster connection", connectionLogFields(settings))
+	settings.RetryLog = func(ctx context.Context, message string, fields map[string]any) {
+		tflog.Debug(ctx, message, fields)
+	}
 	data.clients = kube.NewClients(settings, "terraform-provider-imagedist/"+p.version)
 }
 

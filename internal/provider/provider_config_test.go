@@ -451,3 +451,64 @@ func TestProviderInsecureRegistryUserInfoNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderConfigureUnprotectedConnectionWarns(t *testing.T) {
+	insecureKubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	content := `apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+- name: lab
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+contexts:
+- name: lab
+  context: {cluster: lab, user: lab}
+users:
+- name: lab
+  user: {token: lab-token-value}
+`
+	if err := os.WriteFile(insecureKubeconfig, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		values   map[string]tftypes.Value
+		expected string
+	}{
+		{"kubeconfig skips verification", map[string]tftypes.Value{
+			"config_path": stringValue(insecureKubeconfig)}, "insecure-skip-tls-verify"},
+		// With credentials, plain HTTP is an error of its own.
+		{"plain HTTP host", map[string]tftypes.Value{"host": stringValue("http://127.0.0.1:1")},
+			"plain HTTP"},
+		{"verified HTTPS", map[string]tftypes.Value{
+			"host": stringValue("https://127.0.0.1:1"), "token": stringValue("lab-token-value")},
+			""},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			clearKubeEnvironment(t)
+			resp := configureProvider(t, test.values)
+			if resp.Diagnostics.HasError() {
+				t.Fatalf("unexpected errors: %v", resp.Diagnostics)
+			}
+			warnings := resp.Diagnostics.Warnings()
+			if test.expected == "" {
+				if len(warnings) != 0 {
+					t.Errorf("got warnings %v, expected none", warnings)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("got %d warnings, expected 1", len(warnings))
+			}
+			if !strings.Contains(warnings[0].Detail(), test.expected) {
+				t.Errorf("warning detail %q does not mention %q", warnings[0].Detail(),
+					test.expected)
+			}
+			if strings.Contains(warnings[0].Detail(), "lab-token-value") {
+				t.Error("the warning quotes the token")
+			}
+		})
+	}
+}

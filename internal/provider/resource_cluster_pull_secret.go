@@ -225,15 +225,21 @@ func (r *clusterPullSecretResource) write(ctx context.Context, planned, configur
 	credentials := entryCredentials(entries)
 	ctx = tflog.MaskLogStrings(ctx, credentials...)
 
+	writeContext, attempts := kube.WithAttemptRecord(ctx)
 	edit := func(document *dockerconfig.Config) (bool, error) {
 		if create {
 			if existing := lookupEntries(document, entries[0].Server); len(existing) > 0 {
-				return false, &entryExistsError{keys: existing}
+				return writtenByRetriedAttempt(document, entries[0], attempts, existing)
 			}
 		}
 		return mergeGlobalEntry(document, entries[0])
 	}
-	err = editGlobalPullSecret(ctx, client, plan.RegistryKey.ValueString(), edit)
+	err = editGlobalPullSecret(writeContext, client, plan.RegistryKey.ValueString(), edit)
+	if kube.Interrupted(ctx, err) && globalEntryWritten(ctx, client, entries[0]) {
+		// The apply was interrupted after the update reached the API server, so state
+		// records the entry that the server has.
+		err = nil
+	}
 	var exists *entryExistsError
 	switch {
 	case err == nil:
@@ -521,6 +527,36 @@ func preferredEntry(entries []dockerconfig.AuthEntry, key string) dockerconfig.A
 		return entries[index]
 	}
 	return entries[0]
+}
+
+// writtenByRetriedAttempt accepts, on create, an entry that exists already when an earlier
+// attempt of this create's update may have reached the API server and the entry is exactly
+// the one that attempt sent. Otherwise it returns an entryExistsError for the existing keys.
+func writtenByRetriedAttempt(document *dockerconfig.Config, entry dockerconfig.Entry,
+	attempts *kube.AttemptRecord, existing []string) (bool, error) {
+	if !attempts.EarlierAttemptMayHaveReachedServer() {
+		return false, &entryExistsError{keys: existing}
+	}
+	changed, err := mergeGlobalEntry(document, entry)
+	if err != nil || changed {
+		return false, &entryExistsError{keys: existing}
+	}
+	return false, nil
+}
+
+// globalEntryWritten reports whether the global pull secret has entry exactly, under its
+// normalized key only, after an interrupted update. It reads with kube.WriteLanded, which
+// outlives ctx's cancellation.
+func globalEntryWritten(ctx context.Context, client kubernetes.Interface,
+	entry dockerconfig.Entry) bool {
+	return kube.WriteLanded(ctx, func(ctx context.Context) (bool, bool) {
+		document, err := readGlobalPullSecret(ctx, client)
+		if err != nil {
+			return false, true
+		}
+		changed, err := mergeGlobalEntry(document, entry)
+		return err == nil && !changed, err != nil
+	})
 }
 
 // mergeGlobalEntry writes entry under its normalized key and removes the entries for the same

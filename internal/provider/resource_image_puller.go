@@ -272,6 +272,14 @@ func validateTolerations(ctx context.Context, config imagePullerModel, diags *di
 			diags.AddAttributeError(at.AtName("value"), "Invalid Toleration",
 				fmt.Sprintf("tolerations[%d] has operator \"Exists\", which matches any "+
 					"value, so it takes no value. Remove value, or use operator \"Equal\".", i))
+		case !exists && !toleration.Operator.IsUnknown() && !toleration.Value.IsUnknown():
+			// The API server checks the value of an "Equal" toleration as a label value.
+			value := toleration.Value.ValueString()
+			if problems := validation.IsValidLabelValue(value); len(problems) > 0 {
+				diags.AddAttributeError(at.AtName("value"), "Invalid Toleration",
+					fmt.Sprintf("tolerations[%d].value %q is not a valid taint value: %s.", i,
+						value, strings.Join(problems, "; ")))
+			}
 		}
 		if !toleration.TolerationSeconds.IsNull() && !toleration.Effect.IsUnknown() &&
 			toleration.Effect.ValueString() != string(corev1.TaintEffectNoExecute) {
@@ -282,8 +290,8 @@ func validateTolerations(ctx context.Context, config imagePullerModel, diags *di
 	}
 }
 
-// validateNodeAffinity checks the number of values each operator takes, as the API server
-// does.
+// validateNodeAffinity checks each key and the number of values each operator takes, as the
+// API server does.
 func validateNodeAffinity(ctx context.Context, config imagePullerModel, diags *diag.Diagnostics) {
 	if config.NodeAffinity.IsNull() || containsUnknownDeep(config.NodeAffinity) {
 		return
@@ -296,6 +304,14 @@ func validateNodeAffinity(ctx context.Context, config imagePullerModel, diags *d
 		for j, expression := range term.MatchExpressions {
 			at := path.Root("node_affinity").AtListIndex(i).AtName("match_expressions").
 				AtListIndex(j).AtName("values")
+			key := expression.Key.ValueString()
+			if problems := validation.IsQualifiedName(key); len(problems) > 0 {
+				diags.AddAttributeError(path.Root("node_affinity").AtListIndex(i).
+					AtName("match_expressions").AtListIndex(j).AtName("key"),
+					"Invalid Node Affinity",
+					fmt.Sprintf("node_affinity[%d].match_expressions[%d].key %q is not a "+
+						"valid label key: %s.", i, j, key, strings.Join(problems, "; ")))
+			}
 			values := stringElements(expression.Values)
 			operator := expression.Operator.ValueString()
 			var problem string
@@ -417,8 +433,14 @@ func (r *imagePullerResource) Create(
 		"namespace": namespace, "name": name, "images": len(images),
 	})
 	written := time.Now()
-	created, err := client.AppsV1().DaemonSets(namespace).Create(ctx, daemonSet,
-		metav1.CreateOptions{})
+	daemonSets := client.AppsV1().DaemonSets(namespace)
+	created, _, err := kube.CreateOnce(ctx, daemonSet,
+		func(ctx context.Context) (*appsv1.DaemonSet, error) {
+			return daemonSets.Create(ctx, daemonSet, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*appsv1.DaemonSet, error) {
+			return daemonSets.Get(ctx, name, metav1.GetOptions{})
+		})
 	if err != nil {
 		addDaemonSetWriteError(&resp.Diagnostics, "Unable to Create Image Puller", namespace,
 			name, err)
@@ -786,6 +808,12 @@ func (r *imagePullerResource) ImportState(
 				"DaemonSet puller by its namespace and name, such as `terraform import "+
 				"imagedist_image_puller.example team-a/prepull`, and a pinned one by the "+
 				"name of its PinnedImageSet.", req.ID))
+		return
+	}
+	if problem := importNameProblem(namespace, name); problem != "" {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("The import ID %q is not namespace/name of a DaemonSet puller: %s.",
+				req.ID, problem))
 		return
 	}
 	r.importNamespaced(ctx, namespace, name, resp)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
 )
@@ -86,7 +87,13 @@ func (r *imagePullerResource) createOperator(ctx context.Context, plan *imagePul
 		"namespace": namespace, "name": name, "images": len(images),
 	})
 	written := time.Now()
-	created, err := pullers.Create(ctx, object, metav1.CreateOptions{})
+	created, _, err := kube.CreateOnce(ctx, object,
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return pullers.Create(ctx, object, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return pullers.Get(ctx, name, metav1.GetOptions{})
+		})
 	if err != nil {
 		addOperatorError(diags, "Unable to Create Image Puller", namespace, name, err)
 		return false

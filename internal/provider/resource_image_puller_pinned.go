@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
 )
@@ -99,8 +100,14 @@ func (r *imagePullerResource) createPinned(ctx context.Context, plan *imagePulle
 	}
 	tflog.Debug(ctx, "Creating PinnedImageSet", map[string]any{"name": name,
 		"images": len(images)})
-	created, err := dynamicClient.Resource(pinnedImageSetGVR).Create(ctx, set,
-		metav1.CreateOptions{})
+	sets := dynamicClient.Resource(pinnedImageSetGVR)
+	created, _, err := kube.CreateOnce(ctx, set,
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return sets.Create(ctx, set, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return sets.Get(ctx, name, metav1.GetOptions{})
+		})
 	if err != nil {
 		addPinnedWriteError(diags, "Unable to Create Image Puller", name, err)
 		return false

@@ -132,6 +132,7 @@ func imagePullerAttributes() map[string]schema.Attribute {
 				"destroy. Pinning does not drain or reboot nodes.",
 			Validators: []validator.Set{
 				setvalidator.SizeAtLeast(1),
+				setvalidator.NoNullValues(),
 				setvalidator.ValueStringsAre(dns1123SubdomainValidator()),
 			},
 		},
@@ -386,6 +387,7 @@ func imagePullerPullSecretsAttribute() schema.ListAttribute {
 			"backends). Each must exist in `namespace`, because the kubelet reads pull " +
 			"secrets from the pod's namespace only.",
 		Validators: []validator.List{
+			listvalidator.NoNullValues(),
 			listvalidator.ValueStringsAre(dns1123SubdomainValidator()),
 			listvalidator.UniqueValues(),
 		},

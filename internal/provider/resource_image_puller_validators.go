@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // quantityValidator checks a Kubernetes resource quantity, such as `5m` or `16Mi`, in the
@@ -93,4 +94,19 @@ func parseIntOrPercent(text string) intstr.IntOrString {
 		return intstr.FromInt32(number)
 	}
 	return intstr.FromString(text)
+}
+
+// importNameProblem applies the schema's rules for namespace and name to the parts of an
+// import ID, so that an ID the configuration could never hold fails before any request. It
+// returns "" when both are valid.
+func importNameProblem(namespace, name string) string {
+	if problems := validation.IsDNS1123Label(namespace); len(problems) > 0 {
+		return fmt.Sprintf("the namespace %q is not a valid DNS-1123 label: %s", namespace,
+			strings.Join(problems, "; "))
+	}
+	if problems := validation.IsDNS1123Label(name); len(problems) > 0 {
+		return fmt.Sprintf("the name %q is not a valid DNS-1123 label: %s", name,
+			strings.Join(problems, "; "))
+	}
+	return ""
 }

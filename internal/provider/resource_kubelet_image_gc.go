@@ -112,8 +112,15 @@ func (r *kubeletImageGCResource) Create(
 	}
 
 	tflog.Debug(ctx, "Creating KubeletConfig", map[string]any{"name": name})
-	_, err := client.Resource(kubeletConfigGVR).Create(ctx,
-		newKubeletConfig(name, selector, settings), metav1.CreateOptions{})
+	configs := client.Resource(kubeletConfigGVR)
+	object := newKubeletConfig(name, selector, settings)
+	_, _, err := kube.CreateOnce(ctx, object,
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return configs.Create(ctx, object, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return configs.Get(ctx, name, metav1.GetOptions{})
+		})
 	if err != nil {
 		addKubeletConfigWriteError(&resp.Diagnostics, "Unable to Create KubeletConfig", name, err)
 		return

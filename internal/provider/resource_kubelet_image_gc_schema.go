@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -99,7 +101,9 @@ func kubeletImageGCAttributes() map[string]schema.Attribute {
 					Required:    true,
 					MarkdownDescription: "Labels that a pool must carry, such as `" +
 						poolLabelPrefix + "infra = \"\"`.",
-					Validators: []validator.Map{mapvalidator.SizeAtLeast(1)},
+					Validators: []validator.Map{
+						mapvalidator.SizeAtLeast(1), nullMapValueValidator{},
+					},
 				},
 			},
 		},
@@ -243,6 +247,32 @@ func (r *kubeletImageGCResource) ValidateConfig(
 		for _, problem := range kubeletgc.ValidateSelector(selector) {
 			resp.Diagnostics.AddAttributeError(path.Root(problem.Attribute), problem.Summary,
 				problem.Detail)
+		}
+	}
+}
+
+// nullMapValueValidator rejects a null value in a map of strings. The message names the
+// attribute path and the key, because Terraform 1.5.7 and OpenTofu 1.12.6 show only the
+// first line of the block for a map nested in an object.
+type nullMapValueValidator struct{}
+
+func (nullMapValueValidator) Description(_ context.Context) string {
+	return "values must not be null"
+}
+
+func (v nullMapValueValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (nullMapValueValidator) ValidateMap(
+	_ context.Context, req validator.MapRequest, resp *validator.MapResponse,
+) {
+	elements := req.ConfigValue.Elements()
+	for _, key := range slices.Sorted(maps.Keys(elements)) {
+		if elements[key].IsNull() {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(key), "Null Map Value",
+				fmt.Sprintf("%s[%q] is null. Set a string, which may be empty, or remove "+
+					"the key.", req.Path, key))
 		}
 	}
 }

@@ -535,10 +535,17 @@ func createSecret(ctx context.Context, client kubernetes.Interface, secret *core
 		"namespace": secret.Namespace, "name": secret.Name, "registry_keys": write.keys,
 	}
 	tflog.Debug(ctx, "Creating pull secret", fields)
-	_, err := client.CoreV1().Secrets(secret.Namespace).Create(ctx, secret,
-		metav1.CreateOptions{})
+	secrets := client.CoreV1().Secrets(secret.Namespace)
+	_, adopted, err := kube.CreateOnce(ctx, secret,
+		func(ctx context.Context) (*corev1.Secret, error) {
+			return secrets.Create(ctx, secret, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.Secret, error) {
+			return secrets.Get(ctx, secret.Name, metav1.GetOptions{})
+		})
 	switch {
 	case err == nil:
+		fields["adopted_after_retry"] = adopted
 		tflog.Info(ctx, "Created pull secret", fields)
 		return true
 	case apierrors.IsAlreadyExists(err):

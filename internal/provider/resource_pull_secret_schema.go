@@ -134,6 +134,7 @@ func pullSecretAttributes() map[string]schema.Attribute {
 				"never created. After import this attribute is empty, because finding every " +
 				"account that references the secret would need a list of all of them.",
 			Validators: []validator.Set{
+				setvalidator.NoNullValues(),
 				setvalidator.ValueStringsAre(dns1123SubdomainValidator()),
 			},
 		},
@@ -265,8 +266,24 @@ func (v dnsNameValidator) ValidateString(
 	value := req.ConfigValue.ValueString()
 	if problems := v.check(value); len(problems) > 0 {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Kubernetes Name",
-			fmt.Sprintf("%q is not a valid %s: %s.", value, v.rule, strings.Join(problems, "; ")))
+			fmt.Sprintf("%s%q is not a valid %s: %s.", nestedAttributePrefix(req.Path), value,
+				v.rule, strings.Join(problems, "; ")))
 	}
+}
+
+// nestedAttributePrefix returns the path of an attribute nested in an object, such as
+// "pull_secret.namespace ", to start a message with, and "" for any other path. Terraform
+// 1.5.7 and OpenTofu 1.12.6 show the first line of the block for a nested attribute, so the
+// message must name it.
+func nestedAttributePrefix(at path.Path) string {
+	steps := at.Steps()
+	if len(steps) < 2 {
+		return ""
+	}
+	if _, ok := steps[len(steps)-1].(path.PathStepAttributeName); !ok {
+		return ""
+	}
+	return at.String() + " "
 }
 
 // registryServerValidator applies imageref.RegistryKey's rules, so a server that would get no

@@ -38,6 +38,17 @@ func wrongPrefixProvider(t *testing.T) string {
 		strings.TrimSuffix(config.Host, "/")+"/k8s")
 }
 
+// wrongPrefixResponse matches how the API server responds to a request under the wrong prefix,
+// and the advice to check `host`. An admin gets 404 Not Found. The least-privilege service
+// account gets 403 Forbidden instead, because its roles grant no path outside the API. The
+// authorizer names the HTTP verb of a path, which is "get" for a list as well.
+func wrongPrefixResponse() string {
+	if testcluster.LeastPrivilege() {
+		return "`host`" + `.*cannot\s+get\s+path`
+	}
+	return `404 Not\s+Found.*` + "`host`"
+}
+
 // expectReplaced is the plan check of a Secret that only a replacement can fix.
 var expectReplaced = resource.ConfigPlanChecks{
 	PostApplyPostRefresh: []plancheck.PlanCheck{
@@ -72,8 +83,8 @@ func TestAccPullSecretWrongHostPrefix(t *testing.T) {
 			{
 				Config:   wrongPrefixProvider(t) + configuration,
 				PlanOnly: true,
-				ExpectError: regexp.MustCompile(`(?s)Unable to Read Pull Secret.*404 Not` +
-					`\s+Found.*` + "`host`"),
+				ExpectError: regexp.MustCompile(`(?s)Unable to Read Pull Secret.*` +
+					wrongPrefixResponse()),
 			},
 			{
 				// The state still has the Secret, so the right host plans nothing.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/imagedist/terraform-provider-imagedist/internal/kube"
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
 	"github.com/imagedist/terraform-provider-imagedist/internal/mirrors"
 )
@@ -184,7 +185,13 @@ func writeMirrorObject(ctx context.Context, client dynamic.Interface,
 	if create {
 		created := desired.DeepCopy()
 		created.SetLabels(labels(nil))
-		_, err := resource.Create(ctx, created, metav1.CreateOptions{})
+		_, _, err := kube.CreateOnce(ctx, created,
+			func(ctx context.Context) (*unstructured.Unstructured, error) {
+				return resource.Create(ctx, created, metav1.CreateOptions{})
+			},
+			func(ctx context.Context) (*unstructured.Unstructured, error) {
+				return resource.Get(ctx, created.GetName(), metav1.GetOptions{})
+			})
 		if apierrors.IsAlreadyExists(err) {
 			return errMirrorSetExists
 		}

@@ -127,6 +127,7 @@ func registryMirrorRuleBlock() schema.ListNestedBlock {
 					ElementType: types.StringType,
 					MarkdownDescription: "The mirrors, `host[:port][/path]`, tried in this " +
 						"order. No wildcard and no duplicates.",
+					Validators: []validator.List{listvalidator.NoNullValues()},
 				},
 				mirrors.FieldPolicy: schema.StringAttribute{
 					Optional: true,

@@ -21,7 +21,7 @@ const (
 	EnvKubeContext = "KUBE_CTX"
 )
 
-// seedTimeout bounds SeedDemo in RunTests.
+// seedTimeout bounds SeedDemo in RunTests, and the creation of the least-privilege identity.
 const seedTimeout = 2 * time.Minute
 
 // shared is the cluster that RunTests started, if any.
@@ -46,12 +46,33 @@ type runner interface {
 // it with SeedDemo, points KUBE_CONFIG_PATH and KUBE_CTX at it for the provider under test,
 // runs the tests and stops the cluster. Otherwise it only runs the tests: unit tests need no
 // cluster, and a KUBE_CONFIG_PATH set by the caller names the cluster to test against.
+//
+// With IMAGEDIST_ACC_IDENTITY=least-privilege as well, the provider runs as a service account
+// bound only to the ClusterRoles and Roles in examples/rbac, so the suite tests the shipped
+// files. KUBE_CONFIG_PATH and KUBE_CTX then name that account's kubeconfig, and
+// IMAGEDIST_ACC_ADMIN_KUBECONFIG names the admin one for RESTConfigFromEnv.
 func RunTests(m *testing.M) int {
 	return runTests(m, Options{Logf: stderrLogf})
 }
 
 func runTests(m runner, options Options) int {
-	if os.Getenv(EnvAcceptance) == "" || os.Getenv(EnvKubeconfig) != "" {
+	identity := os.Getenv(EnvIdentity)
+	if identity != "" && identity != IdentityLeastPrivilege {
+		fmt.Fprintf(os.Stderr, "testcluster: invalid %s %q, expected empty or %q\n",
+			EnvIdentity, identity, IdentityLeastPrivilege)
+		return 2
+	}
+	if os.Getenv(EnvAcceptance) == "" {
+		return m.Run()
+	}
+	if os.Getenv(EnvKubeconfig) != "" {
+		if identity != "" {
+			// The mode creates cluster-wide roles and bindings, which it does only on the
+			// cluster it starts itself.
+			fmt.Fprintf(os.Stderr, "testcluster: %s=%s works only on the local control "+
+				"plane. Unset %s to start one.\n", EnvIdentity, identity, EnvKubeconfig)
+			return 2
+		}
 		return m.Run()
 	}
 
@@ -70,10 +91,30 @@ func runTests(m runner, options Options) int {
 		return 1
 	}
 
-	restore := setEnvironment(map[string]string{
+	environment := map[string]string{
 		EnvKubeconfig:  cluster.KubeconfigPath,
 		EnvKubeContext: ContextName,
-	})
+	}
+	if identity == IdentityLeastPrivilege {
+		ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
+		kubeconfig, err := setUpLeastPrivilege(ctx, cluster)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testcluster: creating the least-privilege identity "+
+				"failed: %v\n", err)
+			return 1
+		}
+		environment = map[string]string{
+			EnvKubeconfig:      kubeconfig,
+			EnvKubeContext:     LeastPrivilegeContext,
+			EnvAdminKubeconfig: cluster.KubeconfigPath,
+		}
+		if options.Logf != nil {
+			options.Logf("testcluster: the provider runs as ServiceAccount %s/%s",
+				LeastPrivilegeNamespace, LeastPrivilegeServiceAccount)
+		}
+	}
+	restore := setEnvironment(environment)
 	defer restore()
 
 	shared = cluster
@@ -110,8 +151,26 @@ func stderrLogf(format string, args ...any) {
 }
 
 // RESTConfigFromEnv returns a client configuration for the cluster that the provider under
-// test uses: the kubeconfig in KUBE_CONFIG_PATH, with the context in KUBE_CTX when set.
+// test uses: the kubeconfig in IMAGEDIST_ACC_ADMIN_KUBECONFIG with its current context when
+// set, so that checks act as admin in the least-privilege mode, and otherwise the kubeconfig
+// in KUBE_CONFIG_PATH, with the context in KUBE_CTX when set.
 func RESTConfigFromEnv() (*rest.Config, error) {
+	if admin := os.Getenv(EnvAdminKubeconfig); admin != "" {
+		config, err := clientcmd.BuildConfigFromFlags("", admin)
+		if err != nil {
+			return nil, fmt.Errorf("loading the kubeconfig from %s: %w", EnvAdminKubeconfig, err)
+		}
+		config.QPS, config.Burst = 100, 200
+		return config, nil
+	}
+	return ProviderRESTConfigFromEnv()
+}
+
+// ProviderRESTConfigFromEnv returns the client configuration of the provider under test: the
+// kubeconfig in KUBE_CONFIG_PATH, with the context in KUBE_CTX when set. In the
+// least-privilege mode it authenticates as the service account, so a proxy placed between the
+// provider and the API server keeps the provider's identity with it.
+func ProviderRESTConfigFromEnv() (*rest.Config, error) {
 	path := os.Getenv(EnvKubeconfig)
 	if path == "" {
 		return nil, fmt.Errorf("%s is not set; run acceptance tests with %s=1 so that "+
@@ -132,8 +191,8 @@ func RESTConfigFromEnv() (*rest.Config, error) {
 	return config, nil
 }
 
-// ClientFromEnv returns a clientset for the cluster named by KUBE_CONFIG_PATH and KUBE_CTX,
-// for CheckDestroy functions and other checks that ask the API directly.
+// ClientFromEnv returns a clientset from RESTConfigFromEnv, for CheckDestroy functions and
+// other checks that ask the API directly.
 func ClientFromEnv() (kubernetes.Interface, error) {
 	config, err := RESTConfigFromEnv()
 	if err != nil {
@@ -142,8 +201,8 @@ func ClientFromEnv() (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(config)
 }
 
-// DynamicClientFromEnv returns a dynamic client for the cluster named by KUBE_CONFIG_PATH
-// and KUBE_CTX, for the OpenShift and other custom kinds.
+// DynamicClientFromEnv returns a dynamic client from RESTConfigFromEnv, for the OpenShift and
+// other custom kinds.
 func DynamicClientFromEnv() (dynamic.Interface, error) {
 	config, err := RESTConfigFromEnv()
 	if err != nil {
