@@ -52,6 +52,8 @@ provider_installation {
 RC
 export TF_CLI_CONFIG_FILE=$demo/terraformrc
 export TF_IN_AUTOMATION=1
+# Without it, Terraform sends a version check to checkpoint-api.hashicorp.com.
+export CHECKPOINT_DISABLE=1
 export TF_VAR_kubeconfig=$kubeconfig
 export TF_VAR_release_registry=$registry_host/imagedist-demo
 export TF_VAR_registry_username=$registry_username

@@ -112,8 +112,10 @@ func TestAccInterruptedApply(t *testing.T) {
 			path: `/imagedigestmirrorsets$`},
 		{name: "kubelet config create", method: "POST",
 			path: `/kubeletconfigs$`},
-		{name: "pool rollout wait", method: "GET",
-			path: `/machineconfigpools`},
+		// The plan reads no KubeletConfig by name, so the first such read is the wait
+		// for the machine-config operator's verdict.
+		{name: "kubelet config wait", method: "GET",
+			path: `/kubeletconfigs/imagedist-demo-image-gc$`},
 	}
 	if os.Getenv(envLongTests) != "" {
 		// Each of the apply's first requests in turn, whatever resource sends it.

@@ -140,11 +140,16 @@ func TestAccTraceLogKeepsCredentialsOut(t *testing.T) {
 	step("refresh", withToken(secondToken), 0, "apply", "-refresh-only", "-auto-approve",
 		"-no-color")
 
-	secrets := clusterCredentials(t, cluster.Kubeconfig)
-	secrets = append(secrets, firstToken, secondToken, wrongSecret, cluster.RegistryPassword,
-		basicAuth("cluster-puller", firstToken), basicAuth("cluster-puller", secondToken),
-		basicAuth(cluster.RegistryUsername, cluster.RegistryPassword),
+	credentials := clusterCredentials(t, cluster.Kubeconfig)
+	credentials.add("the first cluster token", firstToken,
+		basicAuth("cluster-puller", firstToken))
+	credentials.add("the second cluster token", secondToken,
+		basicAuth("cluster-puller", secondToken))
+	credentials.add("the wrong registry password", wrongSecret,
 		basicAuth(cluster.RegistryUsername, wrongSecret))
+	credentials.add("the registry password", cluster.RegistryPassword,
+		basicAuth(cluster.RegistryUsername, cluster.RegistryPassword))
+	secrets := credentials.values
 
 	failing := newWorkDir(t, program, map[string]string{"main.tf": traceFailingConfig})
 	authFile := filepath.Join(t.TempDir(), "auth.json")
@@ -171,27 +176,49 @@ func TestAccTraceLogKeepsCredentialsOut(t *testing.T) {
 				"to check", marker)
 		}
 	}
-	for index, secret := range secrets {
+	for _, secret := range secrets {
 		if position := strings.Index(output, secret); position >= 0 {
-			t.Errorf("credential %d of %d appears in the CLI output at byte %d: %s", index+1,
-				len(secrets), position, redactAll(around(output, position, len(secret)), secrets))
+			t.Errorf("%s appears in the CLI output at byte %d: %s", credentials.labels[secret],
+				position, redactAll(around(output, position, len(secret)), secrets))
 		}
 	}
 	t.Logf("checked %d credentials against %d bytes of CLI output", len(secrets), len(output))
 }
 
+// credentialSet holds credentials, each with a label that names it in failure messages.
+type credentialSet struct {
+	values []string
+	labels map[string]string
+}
+
+// add adds values under label. It skips values already added and values too short to
+// distinguish from ordinary text.
+func (c *credentialSet) add(label string, values ...string) {
+	if c.labels == nil {
+		c.labels = map[string]string{}
+	}
+	for _, value := range values {
+		if len(value) < 8 || c.labels[value] != "" {
+			continue
+		}
+		c.labels[value] = label
+		c.values = append(c.values, value)
+	}
+}
+
 // clusterCredentials returns the credentials that the cluster and its kubeconfig hold: the
 // client key of the kubeconfig, and the content, entries and passwords of every docker
 // config Secret.
-func clusterCredentials(t *testing.T, kubeconfig string) []string {
+func clusterCredentials(t *testing.T, kubeconfig string) *credentialSet {
 	t.Helper()
 	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var secrets []string
-	secrets = append(secrets, pemBodyLines(config.KeyData)...)
-	secrets = append(secrets, base64.StdEncoding.EncodeToString(config.KeyData))
+	credentials := &credentialSet{}
+	credentials.add("a line of the kubeconfig's client key", pemBodyLines(config.KeyData)...)
+	credentials.add("the kubeconfig's client key in base64",
+		base64.StdEncoding.EncodeToString(config.KeyData))
 
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
@@ -203,7 +230,8 @@ func clusterCredentials(t *testing.T, kubeconfig string) []string {
 	}
 	docker := 0
 	for _, secret := range list.Items {
-		for _, data := range secret.Data {
+		object := secret.Namespace + "/" + secret.Name
+		for key, data := range secret.Data {
 			var document struct {
 				Auths map[string]struct {
 					Auth     string `json:"auth"`
@@ -214,12 +242,14 @@ func clusterCredentials(t *testing.T, kubeconfig string) []string {
 				continue
 			}
 			docker++
-			secrets = append(secrets, base64.StdEncoding.EncodeToString(data))
-			for _, entry := range document.Auths {
-				secrets = append(secrets, entry.Auth, entry.Password)
+			credentials.add(fmt.Sprintf("the %s of Secret %s in base64", key, object),
+				base64.StdEncoding.EncodeToString(data))
+			for registry, entry := range document.Auths {
+				label := fmt.Sprintf("the credentials for %s in Secret %s", registry, object)
+				credentials.add(label, entry.Auth, entry.Password)
 				if decoded, err := base64.StdEncoding.DecodeString(entry.Auth); err == nil {
 					if _, password, found := strings.Cut(string(decoded), ":"); found {
-						secrets = append(secrets, password)
+						credentials.add(label, password)
 					}
 				}
 			}
@@ -229,21 +259,7 @@ func clusterCredentials(t *testing.T, kubeconfig string) []string {
 		t.Errorf("found %d docker config Secrets, expected the quickstart's and the global "+
 			"pull secret", docker)
 	}
-	return meaningful(secrets)
-}
-
-// meaningful drops duplicates and values too short to distinguish from ordinary text.
-func meaningful(values []string) []string {
-	seen := map[string]bool{}
-	var kept []string
-	for _, value := range values {
-		if len(value) < 8 || seen[value] {
-			continue
-		}
-		seen[value] = true
-		kept = append(kept, value)
-	}
-	return kept
+	return credentials
 }
 
 // pemBodyLines returns the base64 lines of a PEM block, each of which is unique to the key.

@@ -89,11 +89,11 @@ type faultMatrix struct {
 	rows []string
 }
 
-func (m *faultMatrix) add(target, faultName, operation, outcome string, retried int) {
+func (m *faultMatrix) add(target, faultName, operation, outcome string, injected int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rows = append(m.rows, fmt.Sprintf("| %s | %s | %s | %s | %d |", target, faultName,
-		operation, outcome, retried))
+		operation, outcome, injected))
 }
 
 // write writes the table to the file that IMAGEDIST_FAULT_MATRIX names, if any.
@@ -106,7 +106,7 @@ func (m *faultMatrix) write(t *testing.T) {
 	defer m.mu.Unlock()
 	rows := append([]string(nil), m.rows...)
 	sort.Strings(rows)
-	table := "| resource | fault | operation | outcome | requests retried |\n" +
+	table := "| resource | fault | operation | outcome | faults injected |\n" +
 		"|---|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
 	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
 		t.Errorf("writing the fault matrix to %s: %v", path, err)

@@ -141,8 +141,13 @@ func daemonSetTarget(ctx context.Context, client kubernetes.Interface,
 			if err != nil {
 				return judgement, err
 			}
+			// Until every node runs a pod of the current template, the controller may still
+			// replace a pod that counts as cached now, and a refresh right after the apply
+			// would see that node without the images.
 			observed := current.Status.ObservedGeneration >= current.Generation
-			judgement.done = observed && allCached(judgement.statuses)
+			rolledOut := current.Status.UpdatedNumberScheduled >=
+				current.Status.DesiredNumberScheduled
+			judgement.done = observed && rolledOut && allCached(judgement.statuses)
 			if judgement.done || since.IsZero() ||
 				current.Status.CurrentNumberScheduled >= current.Status.DesiredNumberScheduled {
 				return judgement, nil

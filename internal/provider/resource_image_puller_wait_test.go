@@ -1,9 +1,15 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/puller"
 )
@@ -60,5 +66,39 @@ func TestDescribeMissingCapsNodes(t *testing.T) {
 	}
 	if last := lines[len(lines)-1]; last != "- and 5 more nodes" {
 		t.Errorf("last line = %q, want the count of the nodes left out", last)
+	}
+}
+
+// A DaemonSet whose pods are still being replaced after a template change is not done, even
+// when every node's old pod has the images, because the controller deletes those pods next.
+func TestDaemonSetTargetWaitsForRollout(t *testing.T) {
+	for _, test := range []struct {
+		name     string
+		updated  int32
+		expected bool
+	}{
+		{"rollout in progress", 1, false},
+		{"rollout finished", 2, true},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			daemonSet := &appsv1.DaemonSet{
+				ObjectMeta: metav1.ObjectMeta{Name: "prepull", Namespace: "apps",
+					Generation: 2},
+				Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{"app": "prepull"}}},
+				Status: appsv1.DaemonSetStatus{ObservedGeneration: 2,
+					DesiredNumberScheduled: 2, CurrentNumberScheduled: 2,
+					UpdatedNumberScheduled: test.updated},
+			}
+			client := fake.NewClientset(daemonSet)
+			target := daemonSetTarget(context.Background(), client, daemonSet, nil, time.Time{})
+			judgement, err := target.judge()
+			if err != nil {
+				t.Fatalf("judge: %v", err)
+			}
+			if judgement.done != test.expected {
+				t.Errorf("done = %v, expected %v", judgement.done, test.expected)
+			}
+		})
 	}
 }
