@@ -143,6 +143,7 @@ func (p *imagedistProvider) Resources(_ context.Context) []func() resource.Resou
 		NewClusterPullSecretResource,
 		NewKubeletImageGCResource,
 		NewRegistryMirrorResource,
+		NewRegistryPolicyResource,
 		NewImagePullerResource,
 	}
 }
