@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // supportedExecAPIVersions are the ExecCredential versions that client-go v0.37.2 accepts.
@@ -25,7 +28,25 @@ func (c Config) checkAttributes() []SettingError {
 	problems = append(problems, c.checkCertificates()...)
 	problems = append(problems, c.checkExec()...)
 	problems = append(problems, c.checkContextWithoutKubeconfig()...)
+	problems = append(problems, c.checkTLSServerName()...)
 	return problems
+}
+
+// checkTLSServerName rejects a tls_server_name that no certificate can be valid for, which
+// would otherwise fail only in the TLS handshake of the first request.
+func (c Config) checkTLSServerName() []SettingError {
+	name := strings.TrimSuffix(c.TLSServerName, ".")
+	if name == "" || net.ParseIP(name) != nil ||
+		len(validation.IsDNS1123Subdomain(strings.ToLower(name))) == 0 {
+		return nil
+	}
+	return []SettingError{{
+		Attribute: AttributeTLSServerName,
+		Summary:   "Invalid TLS Server Name",
+		Detail: "tls_server_name is neither a DNS name nor an IP address, so no server " +
+			"certificate can match it. Set it to a name in the API server's certificate, " +
+			"such as kubernetes.default.svc.",
+	}}
 }
 
 func (c Config) checkCredentials() []SettingError {

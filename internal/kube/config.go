@@ -179,6 +179,10 @@ func (c Config) clientConfig(start base) (*rest.Config, error) {
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return &diagnosingTransport{next: next, server: server, source: source}
 	})
+	// Every request passes through it, each hop of a redirect included, before it is sent.
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return &redirectGuard{next: next}
+	})
 	// Added after the diagnosing transport, so it wraps that one and receives its errors.
 	config.Wrap(func(next http.RoundTripper) http.RoundTripper {
 		return newRetryingTransport(next, c.RetryLog)

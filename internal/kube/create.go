@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -67,6 +68,19 @@ func MatchesSent(sent, existing runtime.Object) (bool, error) {
 	for _, exact := range []string{"data", "binaryData"} {
 		if _, ok := sentFields[exact]; ok &&
 			!reflect.DeepEqual(sentFields[exact], existingFields[exact]) {
+			return false, nil
+		}
+	}
+
+	// Neither the server nor admission sets these on a new object. A value that sent lacks
+	// means that someone else wrote the object, with an owner whose deletion removes it, a
+	// deletion in progress, or content that no update can change.
+	for _, exact := range [][]string{
+		{"metadata", "ownerReferences"}, {"metadata", "deletionTimestamp"}, {"immutable"},
+	} {
+		sentValue, _, _ := unstructured.NestedFieldNoCopy(sentFields, exact...)
+		existingValue, _, _ := unstructured.NestedFieldNoCopy(existingFields, exact...)
+		if !reflect.DeepEqual(sentValue, existingValue) {
 			return false, nil
 		}
 	}

@@ -85,8 +85,8 @@ func (r *AttemptRecord) add(mayHaveReached bool) {
 // client-go retries by itself a 429 or 5xx response that carries Retry-After, and a GET
 // whose connection was reset or closed, up to ten times. So that the two do not multiply,
 // this transport leaves the GET connection errors to client-go, and it deletes Retry-After
-// from a response that it gives up on. Otherwise the last response or error is returned
-// unchanged, so the diagnostics of the layers above still apply.
+// from every response of a replayable request that it returns. Otherwise the last response
+// or error is returned unchanged, so the diagnostics of the layers above still apply.
 type retryingTransport struct {
 	next http.RoundTripper
 	log  RetryLogFunc
@@ -118,7 +118,9 @@ func (t *retryingTransport) RoundTrip(request *http.Request) (*http.Response, er
 		response, err := t.next.RoundTrip(current)
 		outcome := classifyAttempt(request, attempt, response, err)
 		if !outcome.retry {
-			return response, err
+			// client-go would retry any 5xx with Retry-After, such as 501, outside the
+			// limits above.
+			return withoutRetryAfter(response), err
 		}
 
 		delay := t.delay(attempt, response)
@@ -272,7 +274,10 @@ func retryAfter(response *http.Response) (time.Duration, bool) {
 		return 0, false
 	}
 	if seconds, err := strconv.Atoi(value); err == nil && seconds >= 0 {
-		return time.Duration(seconds) * time.Second, true
+		// Capped before the multiplication, which overflows for values above about 292
+		// years and would give a negative wait.
+		return time.Duration(min(seconds, int(retryMaxRetryAfter/time.Second))) *
+			time.Second, true
 	}
 	if at, err := http.ParseTime(value); err == nil {
 		return max(time.Until(at), 0), true
@@ -280,8 +285,8 @@ func retryAfter(response *http.Response) (time.Duration, bool) {
 	return 0, false
 }
 
-// withoutRetryAfter deletes Retry-After from a response that this transport gives up on, so
-// that client-go does not start its own round of retries.
+// withoutRetryAfter deletes Retry-After from a response that this transport returns, so that
+// client-go does not start its own round of retries.
 func withoutRetryAfter(response *http.Response) *http.Response {
 	if response != nil {
 		response.Header.Del("Retry-After")
@@ -296,14 +301,22 @@ func fitsDeadline(ctx context.Context, delay time.Duration) bool {
 }
 
 // discardBody reads a little of a response that is retried and closes it, so that the
-// connection can be reused.
+// connection can be reused. It closes the body after discardTimeout even when the server is
+// still sending, because a body that never ends would otherwise hold the request until its
+// deadline.
 func discardBody(response *http.Response) {
 	if response == nil || response.Body == nil {
 		return
 	}
+	stop := time.AfterFunc(discardTimeout, func() { _ = response.Body.Close() })
+	defer stop.Stop()
 	_, _ = io.Copy(io.Discard, io.LimitReader(response.Body, 64<<10))
 	_ = response.Body.Close()
 }
+
+// discardTimeout bounds the reading of a retried response's body. An API server's error
+// body is a small Status object that arrives with the headers.
+const discardTimeout = time.Second
 
 func sleepContext(ctx context.Context, duration time.Duration) error {
 	timer := time.NewTimer(duration)

@@ -1,6 +1,10 @@
 package kube
 
-import "strings"
+import (
+	"strings"
+
+	"k8s.io/client-go/rest"
+)
 
 // UnverifiedConnection returns why requests to the API server would not be protected by
 // verified TLS, or "" when they are. It reports a kubeconfig cluster with
@@ -12,8 +16,11 @@ func (c Config) UnverifiedConnection() string {
 	if len(problems) > 0 || config == nil {
 		return ""
 	}
+	// client-go picks plain HTTP for a kubeconfig server without a scheme when the cluster
+	// has no CA and the user no client certificate, so the scheme it uses is what counts.
+	server, _, err := rest.DefaultServerUrlFor(config)
 	switch {
-	case strings.HasPrefix(strings.ToLower(config.Host), "http://"):
+	case err == nil && strings.EqualFold(server.Scheme, "http"):
 		return "the API server address " + displayURL(config.Host) + " uses plain HTTP, " +
 			"so requests, credentials included, travel unencrypted"
 	case config.Insecure:

@@ -919,6 +919,8 @@ func TestAccBadInputProvider(t *testing.T) {
 			want: providerError("Invalid Cluster CA Certificate", "cluster_ca_certificate")},
 		{name: "host with tcp scheme", provider: `host = "tcp://127.0.0.1:6443"`,
 			config: uses, want: providerError("Invalid Host", "host")},
+		{name: "TLS server name with space", provider: `tls_server_name = "api .example.com"`,
+			config: uses, want: providerError("Invalid TLS Server Name", "tls_server_name")},
 		{name: "token over plain HTTP", provider: fmt.Sprintf(
 			"host = %q\n  token = \"not-a-real-token\"", plainHost), config: uses,
 			want: providerError("Credentials Over Plain HTTP", "host")},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -33,18 +34,23 @@ var (
 // "pull-secret". Then it replaces every quoted credential field of a docker config and, when
 // credentials were given, every long base64 run.
 func redact(text string, credentials ...string) string {
-	forms := make([]string, 0, 2*len(credentials))
-	for _, credential := range credentials {
-		forms = append(forms, credential,
-			base64.StdEncoding.EncodeToString([]byte(credential)))
-	}
-	text = registry.RedactCredentials(text, forms...)
+	text = registry.RedactCredentials(text, credentialForms(credentials)...)
 
 	text = credentialField.ReplaceAllString(text, "${1}"+redactedText)
 	if len(credentials) > 0 {
 		text = base64Run.ReplaceAllString(text, redactedText)
 	}
 	return text
+}
+
+// credentialForms returns every credential and its base64 form.
+func credentialForms(credentials []string) []string {
+	forms := make([]string, 0, 2*len(credentials))
+	for _, credential := range credentials {
+		forms = append(forms, credential,
+			base64.StdEncoding.EncodeToString([]byte(credential)))
+	}
+	return forms
 }
 
 // redactSecretData is redact that removes every long base64 run even when no credential is
@@ -76,28 +82,49 @@ func addPermissionError(diags *diag.Diagnostics, summary, detail string, err err
 
 func apiErrorDetail(detail string, err error, credentials ...string) string {
 	if advice := forbiddenAdvice(err); advice != "" {
-		detail += "\n\n" + advice
+		// The advice quotes parts of the server's message, which may quote what was sent.
+		detail += "\n\n" + registry.RedactCredentials(advice, credentialForms(credentials)...)
 	}
 	return detail + "\n\n" + redact(err.Error(), credentials...)
 }
 
-var (
-	// authorizerDenial matches the reason that kube-apiserver gives when its authorizer denies
-	// a request, such as `User "u" cannot update resource "serviceaccounts" in API group ""
-	// in the namespace "apps"`. A 403 from admission, such as an exceeded ResourceQuota, does
-	// not match.
-	authorizerDenial = regexp.MustCompile(`cannot (\S+) resource "([^"]+)" in API group ` +
-		`"([^"]*)"(?: in the namespace "([^"]+)")?`)
+// authorizerPrefix matches the start of the message that kube-apiserver sends when its
+// authorizer denies a request: apierrors.NewForbidden's `<resource> "<name>" is forbidden: `
+// or `forbidden: `, then `User "<name>" cannot `. It is anchored, so an admission webhook's
+// denial, whose message starts `admission webhook "<name>" denied the request`, does not
+// match even when it quotes an RBAC denial.
+const authorizerPrefix = `^(?:\S+ (?:"(?:[^"\\]|\\.)*" )?is )?forbidden: User "(?:[^"\\]|\\.)*" `
 
-	// authorizerPathDenial matches the reason for a denied request to a path that is not an
-	// API resource, such as `User "u" cannot get path "/k8s/api/v1/nodes"`. A host with a
-	// wrong path prefix gets it where an identity with access to every path gets a 404.
-	authorizerPathDenial = regexp.MustCompile(`cannot (\S+) path "([^"]*)"`)
+var (
+	// authorizerDenial matches the message that kube-apiserver sends when its authorizer
+	// denies a request, such as `serviceaccounts "deployer" is forbidden: User "u" cannot
+	// update resource "serviceaccounts" in API group "" in the namespace "apps"`. A 403 from
+	// admission, such as an exceeded ResourceQuota, does not match. The lengths are those
+	// that Kubernetes allows, so a crafted message cannot make the advice large.
+	authorizerDenial = regexp.MustCompile(authorizerPrefix + `cannot ([a-z]{1,63}) ` +
+		`resource "([^"]{1,253})" in API group "([^"]{0,253})"` +
+		`(?: in the namespace "([^"]{1,63})")?`)
+
+	// authorizerPathDenial matches the message for a denied request to a path that is not an
+	// API resource, such as `forbidden: User "u" cannot get path "/k8s/api/v1/nodes"`. A host
+	// with a wrong path prefix gets it where an identity with access to every path gets a 404.
+	authorizerPathDenial = regexp.MustCompile(authorizerPrefix +
+		`cannot ([a-z]{1,63}) path "([^"]{0,1000})"`)
 )
+
+// statusMessage returns the message of the API status in err's chain, without the text that
+// wrapping errors put before it.
+func statusMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return err.Error()
+}
 
 // isPathForbidden reports whether err is a 403 for a path that is not an API resource.
 func isPathForbidden(err error) bool {
-	return apierrors.IsForbidden(err) && authorizerPathDenial.MatchString(err.Error())
+	return apierrors.IsForbidden(err) && authorizerPathDenial.MatchString(statusMessage(err))
 }
 
 // forbiddenAdvice returns what to do after the authorizer denied a request: the RBAC rule to
@@ -107,7 +134,7 @@ func forbiddenAdvice(err error) string {
 	if !apierrors.IsForbidden(err) {
 		return ""
 	}
-	message := err.Error()
+	message := statusMessage(err)
 	if match := authorizerPathDenial.FindStringSubmatch(message); match != nil {
 		return fmt.Sprintf("The API server denied the request for path %q, which is not the "+
 			"path of an API resource. Check that `host` in the provider configuration (or the "+
@@ -126,8 +153,8 @@ func forbiddenAdvice(err error) string {
 	scope := "at the cluster scope"
 	if namespace != "" {
 		scope = fmt.Sprintf("in namespace %q", namespace)
-		binding = fmt.Sprintf("through a RoleBinding in namespace %q, or a "+
-			"ClusterRoleBinding for every namespace", namespace)
+		binding = fmt.Sprintf("through a RoleBinding in namespace %q, which covers that "+
+			"namespace, or a ClusterRoleBinding, which covers every namespace,", namespace)
 	}
 	return fmt.Sprintf("The provider's credentials may not %s %s %s. Grant a role with the "+
 		"rule %s %s to the user or service account that runs Terraform. The ClusterRole "+

@@ -65,6 +65,13 @@ func runTests(m runner, options Options) int {
 	if os.Getenv(EnvAcceptance) == "" {
 		return m.Run()
 	}
+	if os.Getenv(EnvAdminKubeconfig) != "" {
+		// RESTConfigFromEnv prefers it, so test checks would act on the cluster that it
+		// names, whichever cluster the provider under test uses.
+		fmt.Fprintf(os.Stderr, "testcluster: %s is set, but only the least-privilege mode "+
+			"of RunTests may set it. Unset it.\n", EnvAdminKubeconfig)
+		return 2
+	}
 	if os.Getenv(EnvKubeconfig) != "" {
 		if identity != "" {
 			// The mode creates cluster-wide roles and bindings, which it does only on the
