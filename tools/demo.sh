@@ -54,7 +54,9 @@ export TF_CLI_CONFIG_FILE=$demo/terraformrc
 export TF_IN_AUTOMATION=1
 # Without it, Terraform sends a version check to checkpoint-api.hashicorp.com.
 export CHECKPOINT_DISABLE=1
-export TF_VAR_kubeconfig=$kubeconfig
+# Terraform goes through devcluster's node proxy, which serves each demo node's kubelet
+# summary API on loopback, so the quickstart can show image filesystem usage.
+export TF_VAR_kubeconfig=$demo/cluster/kubeconfig-node-proxy
 export TF_VAR_release_registry=$registry_host/imagedist-demo
 export TF_VAR_registry_username=$registry_username
 export TF_VAR_registry_ca_file=$registry_ca_file

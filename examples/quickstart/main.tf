@@ -148,6 +148,10 @@ data "imagedist_node_images" "workers" {
     local.release_images.frontend,
     "nginx:1.27",
   ]
+  # Also read each worker's image filesystem through the API server's node proxy (one
+  # request per node; needs get on nodes/proxy), with the distance to the GC high threshold
+  # that imagedist_kubelet_image_gc above sets.
+  image_filesystem = true
 }
 
 # The digest and download size of each pre-pulled image, read from the release registry with
@@ -178,11 +182,20 @@ locals {
     ])))
   ]
   node_lines = [
-    for node in local.workers.nodes : format("%-22s %-11s %3d images %7.1f GiB%s",
+    for node in local.workers.nodes : format("%-22s %-11s %3d images %7.1f GiB  %s%s",
       node.name, node.container_runtime, node.image_count,
       node.total_size_bytes / 1073741824,
+      local.filesystem_text[node.name],
     node.possibly_truncated ? "  (list may be truncated: it is at the kubelet's cap)" : "")
   ]
+  # Null figures mean the node's kubelet did not answer; the data source then warns.
+  filesystem_text = {
+    for name, fs in local.workers.image_filesystems : name => fs.used_percent == null ?
+    "image disk unknown" : format("image disk %d%% of %.0f GiB%s", fs.used_percent,
+      fs.capacity_bytes / 1073741824,
+      fs.gc_headroom_percent == null ? "" :
+    format(", GC at %d%% (%d%% headroom)", fs.gc_high_threshold_percent, fs.gc_headroom_percent))
+  }
 
   size_format = "%-46s %-24s %-20s %s"
   size_rows = [

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +108,12 @@ func (t *retryingTransport) WrappedRoundTripper() http.RoundTripper {
 }
 
 func (t *retryingTransport) RoundTrip(request *http.Request) (*http.Response, error) {
+	if nodeProxyPath.MatchString(request.URL.Path) {
+		// The request reaches a kubelet, whose failure another attempt rarely cures, and
+		// its caller bounds and reports the failures node by node.
+		response, err := t.next.RoundTrip(request)
+		return withoutRetryAfter(response), err
+	}
 	if !replayable(request) {
 		return t.next.RoundTrip(request)
 	}
@@ -231,6 +238,10 @@ func classifyError(request *http.Request, attempt int, err error) attemptOutcome
 	}
 	return attemptOutcome{retry: true, class: class, mayHaveReached: true}
 }
+
+// nodeProxyPath matches the path of a request that the API server proxies to a node's
+// kubelet, after any path prefix of the server address.
+var nodeProxyPath = regexp.MustCompile(`/api/v1/nodes/[^/]+/proxy(/|$)`)
 
 // replayable reports whether request may be sent again: it has no body or can recreate it,
 // and it is neither a watch nor a protocol upgrade, whose streams are not plain responses.

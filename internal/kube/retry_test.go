@@ -431,3 +431,20 @@ func TestRetryRecordIgnoresReads(t *testing.T) {
 		t.Error("record reports a retried GET as a possible change on the server")
 	}
 }
+
+func TestRetryNodeProxySentOnce(t *testing.T) {
+	server := newScriptedServer(t, respond(503, "1"), respond(503, "1"))
+	harness := newRetryHarness(t, server.server)
+
+	err := harness.clientset.CoreV1().RESTClient().Get().AbsPath(
+		"/api/v1/nodes/worker-0/proxy/stats/summary").Do(context.Background()).Error()
+	if err == nil {
+		t.Fatal("the node proxy request succeeded, expected the 503")
+	}
+	if got := server.requests.Load(); got != 1 {
+		t.Errorf("server received %d requests, expected 1", got)
+	}
+	if len(harness.logs) != 0 {
+		t.Errorf("logged %d retries, expected none", len(harness.logs))
+	}
+}

@@ -6,6 +6,7 @@
 package nodeimages
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -34,6 +35,8 @@ type Options struct {
 	// NodeStatusMaxImages is the kubelet cap to judge truncation by. A node that reports
 	// exactly this many images is flagged PossiblyTruncated. -1 disables the flag.
 	NodeStatusMaxImages int
+	// KeepLabels keeps each node's labels in Node.Labels, to match machine config pools.
+	KeepLabels bool
 }
 
 // Node is one node's entry in the inventory.
@@ -53,6 +56,8 @@ type Node struct {
 	// PossiblyTruncated is set when the node reports exactly NodeStatusMaxImages images, so
 	// the kubelet may have left smaller images out.
 	PossiblyTruncated bool
+	// Labels are the node's labels with Options.KeepLabels, else nil.
+	Labels map[string]string
 	// Images are the node's images in the order it reports them, largest first, and with
 	// Options.Images only those that match one of them. An image without a usable name (only
 	// the kubelet's placeholders, or names that do not parse) is left out. Each Reference
@@ -180,6 +185,9 @@ func (inv *Inventory) Add(node *corev1.Node) {
 	// keep few, so the list grows on demand instead.
 	if !inv.options.SummaryOnly && !inv.filtered() {
 		entry.Images = make([]Image, 0, len(images))
+	}
+	if inv.options.KeepLabels {
+		entry.Labels = maps.Clone(node.Labels)
 	}
 
 	for i := range images {

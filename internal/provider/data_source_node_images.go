@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -32,6 +33,9 @@ var (
 // nodeImagesDataSource is imagedist_node_images.
 type nodeImagesDataSource struct {
 	clients *kube.Clients
+	// filesystemTimeout bounds each node's summary request; zero means
+	// nodeimages.DefaultFilesystemTimeout. Tests shorten it.
+	filesystemTimeout time.Duration
 }
 
 // nodeImagesModel is the configuration of imagedist_node_images. Read builds the state
@@ -43,6 +47,8 @@ type nodeImagesModel struct {
 	SummaryOnly         types.Bool   `tfsdk:"summary_only"`
 	PageSize            types.Int64  `tfsdk:"page_size"`
 	NodeStatusMaxImages types.Int64  `tfsdk:"node_status_max_images"`
+	ImageFilesystem     types.Bool   `tfsdk:"image_filesystem"`
+	ImageFilesystems    types.Map    `tfsdk:"image_filesystems"`
 	NodeCount           types.Int64  `tfsdk:"node_count"`
 	Nodes               types.List   `tfsdk:"nodes"`
 	ImageNodes          types.List   `tfsdk:"image_nodes"`
@@ -98,7 +104,9 @@ func (d *nodeImagesDataSource) Schema(
 			"largest first, with at most 5 names each. Smaller images fall off a busy " +
 			"node's list, so a missing image may still be cached there; such nodes have " +
 			"`possibly_truncated` set.\n\n" +
-			"Needs `get` and `list` on `nodes` (cluster-scoped).",
+			"Needs `get` and `list` on `nodes` (cluster-scoped). With `image_filesystem`, " +
+			"also `get` on `nodes/proxy` and `list` on `events` and, on OpenShift, on " +
+			"`kubeletconfigs` and `machineconfigpools`.",
 		Attributes: map[string]schema.Attribute{
 			"label_selector": schema.StringAttribute{
 				Optional: true,
@@ -171,8 +179,10 @@ func (d *nodeImagesDataSource) Schema(
 				Computed:            true,
 				MarkdownDescription: "The number of nodes read.",
 			},
-			"nodes":       nodesAttribute(),
-			"image_nodes": imageNodesAttribute(),
+			"nodes":             nodesAttribute(),
+			"image_nodes":       imageNodesAttribute(),
+			"image_filesystem":  imageFilesystemAttribute(),
+			"image_filesystems": imageFilesystemsAttribute(),
 		},
 	}
 }
@@ -339,8 +349,13 @@ func (d *nodeImagesDataSource) Read(
 	tflog.Debug(ctx, "Read node images", map[string]any{"node_count": inventory.NodeCount()})
 	warnLargeInventory(ctx, &resp.Diagnostics, inventory.Nodes())
 
+	var filesystems map[string]*nodeFilesystem
+	if settings.imageFilesystem {
+		filesystems = d.readImageFilesystems(ctx, inventory.Nodes(), &resp.Diagnostics)
+	}
+
 	state, diags := nodeImagesState(ctx, req.Config.Raw, resp.State.Schema.Type(), settings,
-		inventory)
+		inventory, filesystems)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -410,19 +425,23 @@ type nodeImagesSettings struct {
 	names         []string
 	pageSize      int64
 	options       nodeimages.Options
+	// imageFilesystem turns on the node proxy look-up of image filesystems.
+	imageFilesystem bool
 }
 
 func (m *nodeImagesModel) settings() nodeImagesSettings {
 	settings := nodeImagesSettings{
-		labelSelector: m.LabelSelector.ValueString(),
-		byName:        !m.Names.IsNull(),
-		names:         stringElements(m.Names),
-		pageSize:      nodeimages.DefaultPageSize,
+		labelSelector:   m.LabelSelector.ValueString(),
+		byName:          !m.Names.IsNull(),
+		names:           stringElements(m.Names),
+		pageSize:        nodeimages.DefaultPageSize,
+		imageFilesystem: m.ImageFilesystem.ValueBool(),
 		options: nodeimages.Options{
 			Images:              stringElements(m.Images),
 			Filter:              !m.Images.IsNull(),
 			SummaryOnly:         m.SummaryOnly.ValueBool(),
 			NodeStatusMaxImages: nodeimages.DefaultNodeStatusMaxImages,
+			KeepLabels:          m.ImageFilesystem.ValueBool(),
 		},
 	}
 	if !m.PageSize.IsNull() {
@@ -451,6 +470,7 @@ func (s nodeImagesSettings) logFields() map[string]any {
 		"summary_only":           s.options.SummaryOnly,
 		"page_size":              s.pageSize,
 		"node_status_max_images": s.options.NodeStatusMaxImages,
+		"image_filesystem":       s.imageFilesystem,
 	}
 }
 

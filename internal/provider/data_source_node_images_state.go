@@ -26,6 +26,8 @@ type nodeImagesTypes struct {
 	viewList   tftypes.List
 	view       tftypes.Object
 	stringList tftypes.List
+	// filesystemMap is the type of image_filesystems.
+	filesystemMap tftypes.Map
 }
 
 func nodeImagesTypesOf(schemaType tftypes.Type) (nodeImagesTypes, error) {
@@ -46,6 +48,10 @@ func nodeImagesTypesOf(schemaType tftypes.Type) (nodeImagesTypes, error) {
 		return types, fmt.Errorf("the schema has no list of objects named image_nodes")
 	}
 	types.stringList = tftypes.List{ElementType: tftypes.String}
+	types.filesystemMap, ok = types.root.AttributeTypes["image_filesystems"].(tftypes.Map)
+	if _, isObject := types.filesystemMap.ElementType.(tftypes.Object); !ok || !isObject {
+		return types, fmt.Errorf("the schema has no map of objects named image_filesystems")
+	}
 	return types, nil
 }
 
@@ -60,9 +66,11 @@ func objectList(parent tftypes.Object, name string) (tftypes.List, tftypes.Objec
 }
 
 // nodeImagesState returns the state: the configuration as given, page_size and
-// node_status_max_images with their defaults, and the inventory.
+// node_status_max_images with their defaults, the inventory, and the image filesystems,
+// which are nil when the look-up is off.
 func nodeImagesState(ctx context.Context, config tftypes.Value, schemaType attr.Type,
-	settings nodeImagesSettings, inventory *nodeimages.Inventory) (tftypes.Value, diag.Diagnostics) {
+	settings nodeImagesSettings, inventory *nodeimages.Inventory,
+	filesystems map[string]*nodeFilesystem) (tftypes.Value, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	types, err := nodeImagesTypesOf(schemaType.TerraformType(ctx))
 	if err != nil {
@@ -90,6 +98,7 @@ func nodeImagesState(ctx context.Context, config tftypes.Value, schemaType attr.
 	builder := newNodeImagesBuilder(types)
 	attributes["nodes"] = builder.nodesValue(nodes)
 	attributes["image_nodes"] = builder.imageNodesValue(inventory.ImageNodes())
+	attributes["image_filesystems"] = imageFilesystemsValue(types.filesystemMap, filesystems)
 	return tftypes.NewValue(types.root, attributes), diags
 }
 

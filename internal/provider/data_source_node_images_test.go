@@ -78,7 +78,8 @@ func buildTestState(t *testing.T, config tfsdk.Config, nodes ...*corev1.Node) tf
 		inventory.Add(node)
 	}
 
-	value, diags := nodeImagesState(ctx, config.Raw, config.Schema.Type(), settings, inventory)
+	value, diags := nodeImagesState(ctx, config.Raw, config.Schema.Type(), settings, inventory,
+		nil)
 	if diags.HasError() {
 		t.Fatalf("nodeImagesState: %v", diags)
 	}

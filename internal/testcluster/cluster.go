@@ -313,6 +313,11 @@ func apiServerArgs(dir, etcdURL string, port int) []string {
 		"--enable-admission-plugins=NodeRestriction",
 		"--allow-privileged=true",
 		"--profiling=false",
+		// The node proxy and logs dial a node at its preferred address, and the default
+		// prefers the Hostname address, which would need a DNS look-up of the node name.
+		// Seeded nodes have a loopback InternalIP, which the API server rejects as a proxy
+		// target ("address not allowed"), so it dials no node at all.
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 }
 

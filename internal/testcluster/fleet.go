@@ -273,7 +273,7 @@ func GenerateNodes(count, imagesPerNode int, seed int64) []Node {
 				"topology.kubernetes.io/zone": fmt.Sprintf("zone-%c", 'a'+i%3),
 			},
 			Runtime:    CRIO,
-			InternalIP: fmt.Sprintf("10.%d.%d.%d", 16+i/65536, i/256%256, i%256),
+			InternalIP: fmt.Sprintf("127.%d.%d.%d", 16+i/65536, i/256%256, i%256),
 			Images:     pickImages(random, pool, imagesPerNode),
 		}
 		if random.IntN(5) == 0 {

@@ -55,7 +55,7 @@ func TestKubeletsImageID(t *testing.T) {
 }
 
 func testNode(name string, runtime Runtime) *corev1.Node {
-	return Node{Name: name, Runtime: runtime, InternalIP: "10.0.3.4"}.Object()
+	return Node{Name: name, Runtime: runtime, InternalIP: "127.0.3.4"}.Object()
 }
 
 func testPod() *corev1.Pod {
@@ -130,8 +130,8 @@ func TestKubeletsPodStatusAllPulled(t *testing.T) {
 	if status.StartTime == nil || !status.StartTime.Time.Equal(now) {
 		t.Errorf("startTime = %v, expected %v", status.StartTime, now)
 	}
-	if status.HostIP != "10.0.3.4" {
-		t.Errorf("hostIP = %q, expected the node's internal IP 10.0.3.4", status.HostIP)
+	if status.HostIP != "127.0.3.4" {
+		t.Errorf("hostIP = %q, expected the node's internal IP 127.0.3.4", status.HostIP)
 	}
 	if !strings.HasPrefix(status.PodIP, "10.") {
 		t.Errorf("podIP = %q, expected an address in 10.128.0.0/14", status.PodIP)

@@ -122,8 +122,13 @@ type Node struct {
 	RuntimeVersion string
 	OSImage        string
 	KernelVersion  string
-	// InternalIP is the node's address. Empty derives one in 10.0.0.0/16 from the name.
+	// InternalIP is the node's address, which must be a loopback address because the test
+	// API server prefers it when it contacts the node. Empty derives one in 127.1.0.0/16
+	// from the name.
 	InternalIP string
+	// KubeletPort is status.daemonEndpoints.kubeletEndpoint.Port. Zero means 10250, the
+	// kubelet's default.
+	KubeletPort int32
 
 	// Images is the node's whole image store. Node status lists only the largest of them.
 	Images []Image
@@ -169,7 +174,7 @@ func (n Node) status(now time.Time) corev1.NodeStatus {
 			{Type: corev1.NodeHostName, Address: n.Name},
 		},
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{
-			KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250},
+			KubeletEndpoint: corev1.DaemonEndpoint{Port: cmp.Or(n.KubeletPort, 10250)},
 		},
 		NodeInfo: n.nodeInfo(),
 		Images:   n.StatusImages(),
@@ -293,7 +298,19 @@ func (n Node) internalIP() string {
 		return n.InternalIP
 	}
 	sum := sha256.Sum256([]byte(n.Name))
-	return net.IPv4(10, 0, sum[0], max(sum[1], 1)).String()
+	return net.IPv4(127, 1, sum[0], max(sum[1], 1)).String()
+}
+
+// checkLoopback returns an error unless the node's InternalIP is a loopback address. The
+// test API server contacts nodes at that address, so any other address could send a test's
+// requests off the machine.
+func (n Node) checkLoopback() error {
+	address := n.internalIP()
+	if ip := net.ParseIP(address); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("node %s has InternalIP %q, expected a loopback address in "+
+			"127.0.0.0/8", n.Name, address)
+	}
+	return nil
 }
 
 // hexDigest returns the SHA-256 of text in lowercase hex, for deterministic IDs and digests.
@@ -310,7 +327,8 @@ func uuidFromHex(h string) string {
 const seedWorkers = 16
 
 // SeedNodes creates the nodes, or updates them when they exist, then writes their status
-// through the status subresource as a kubelet does.
+// through the status subresource as a kubelet does. A node whose InternalIP is not a loopback
+// address is an error.
 func SeedNodes(ctx context.Context, client kubernetes.Interface, nodes []Node) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -349,6 +367,9 @@ feed:
 }
 
 func seedNode(ctx context.Context, client kubernetes.Interface, node Node) error {
+	if err := node.checkLoopback(); err != nil {
+		return err
+	}
 	desired := node.Object()
 	nodes := client.CoreV1().Nodes()
 

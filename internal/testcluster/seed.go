@@ -359,12 +359,18 @@ func setStatus(object *unstructured.Unstructured, status any) error {
 // builder and deployer ServiceAccounts carry an OpenShift dockercfg pull secret. The default ServiceAccount
 // appears only when kube-controller-manager runs.
 func SeedDemo(ctx context.Context, config *rest.Config) error {
+	return SeedDemoNodes(ctx, config, DemoNodes())
+}
+
+// SeedDemoNodes seeds what SeedDemo does, with nodes in place of DemoNodes, such as the
+// demo nodes that StartKubeletSummaries returned with their kubelet ports.
+func SeedDemoNodes(ctx context.Context, config *rest.Config, nodes []Node) error {
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return fmt.Errorf("building a client: %w", err)
 	}
 
-	if err := SeedNodes(ctx, client, DemoNodes()); err != nil {
+	if err := SeedNodes(ctx, client, nodes); err != nil {
 		return err
 	}
 	// Pools count the nodes they select, so they come after the nodes.

@@ -69,3 +69,28 @@ output "infra_haproxy_bytes" {
     ]))
   }
 }
+
+# How close each worker's image disk is to the kubelet's image garbage collection threshold.
+# This sends one request per node through the API server's node proxy and needs get on
+# nodes/proxy, so it is off by default.
+data "imagedist_node_images" "disk" {
+  label_selector   = "node-role.kubernetes.io/worker"
+  summary_only     = true
+  image_filesystem = true
+}
+
+output "workers_near_image_gc" {
+  description = "Workers within 5% of their pool's GC high threshold, with their usage."
+  value = {
+    for name, fs in data.imagedist_node_images.disk.image_filesystems :
+    name => "${fs.used_percent}% used, GC at ${fs.gc_high_threshold_percent}%"
+    if try(fs.gc_headroom_percent < 5, false)
+  }
+}
+
+output "workers_with_failed_image_gc" {
+  value = {
+    for name, fs in data.imagedist_node_images.disk.image_filesystems :
+    name => fs.gc_last_failure_message if coalesce(fs.gc_failure_count, 0) > 0
+  }
+}

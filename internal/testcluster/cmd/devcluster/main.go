@@ -12,7 +12,12 @@
 //   - the pinned-image part of the machine-config daemon, which reports the PinnedImageSets
 //     that pools list as pinned on each of their nodes;
 //   - the kubelets (testcluster.Kubelets), which bind DaemonSet pods to their nodes and report
-//     them running with their images pulled, though no container runs.
+//     them running with their images pulled, though no container runs;
+//   - the kubelets' summary API (testcluster.KubeletSummaries), with each node's image
+//     filesystem. The API server refuses to proxy to the nodes' loopback addresses, so
+//     kubeconfig-node-proxy in the cluster directory reaches it through
+//     testcluster.NodeProxy, which completes those requests. Use that kubeconfig to read
+//     image filesystems through the node proxy.
 //
 // Beside the control plane it runs a distribution registry of package testregistry on
 // 127.0.0.1, with TLS from its own CA and one htpasswd user. It pushes the two images that
@@ -57,6 +62,9 @@ const (
 	readyFile = "devcluster.ready"
 	logFile   = "devcluster.log"
 	lockFile  = "devcluster.lock"
+	// nodeProxyKubeconfig reaches the API server through testcluster.NodeProxy, which
+	// completes the node proxy requests for the kubelets' summary API.
+	nodeProxyKubeconfig = "kubeconfig-node-proxy"
 )
 
 const (
@@ -226,11 +234,24 @@ func serve(dir string) error {
 	}
 	defer cluster.Stop()
 
+	summaries, nodes, err := testcluster.StartKubeletSummaries(testcluster.DemoNodes(), nil)
+	if err != nil {
+		return err
+	}
+	defer summaries.Close()
 	seedCtx, cancel := context.WithTimeout(ctx, seedTimeout)
-	err = testcluster.SeedDemo(seedCtx, cluster.RESTConfig())
+	err = testcluster.SeedDemoNodes(seedCtx, cluster.RESTConfig(), nodes)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("seeding the cluster: %w", err)
+	}
+	nodeProxy, err := testcluster.StartNodeProxy(cluster.RESTConfig(), summaries)
+	if err != nil {
+		return err
+	}
+	defer nodeProxy.Close()
+	if err := nodeProxy.WriteKubeconfig(filepath.Join(dir, nodeProxyKubeconfig), ""); err != nil {
+		return fmt.Errorf("writing the node proxy kubeconfig: %w", err)
 	}
 
 	registry, err := startRegistry(ctx, dir, logf)
@@ -396,7 +417,8 @@ func readyKubeconfig(dir string) (string, bool) {
 }
 
 func removeStateFiles(dir string) {
-	for _, name := range []string{pidFile, readyFile, registryEnvFile, registryPasswordFile} {
+	for _, name := range []string{pidFile, readyFile, registryEnvFile, registryPasswordFile,
+		nodeProxyKubeconfig} {
 		os.Remove(filepath.Join(dir, name))
 	}
 }

@@ -1,0 +1,229 @@
+package nodeimages
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	mcfgv1 "github.com/openshift/api/machineconfiguration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/kubeletgc"
+)
+
+// Reasons of the kubelet's Warning events about a node's image garbage collection
+// (pkg/kubelet/events, Kubernetes v1.37.2).
+const (
+	// ReasonImageGCFailed is a garbage collection run that failed, such as one that could
+	// not free enough space.
+	ReasonImageGCFailed = "ImageGCFailed"
+	// ReasonFreeDiskSpaceFailed is a failure to free the space that disk pressure asked for.
+	ReasonFreeDiskSpaceFailed = "FreeDiskSpaceFailed"
+)
+
+// nodeWarningSelector selects the Warning events about nodes, which include both reasons.
+// Field selectors cannot express "reason is one of", so the reasons are matched here.
+const nodeWarningSelector = "involvedObject.kind=Node,type=Warning"
+
+// eventPageSize is the number of events requested per list page.
+const eventPageSize = 500
+
+// GCFailures are a node's image garbage collection failures among the events that the API
+// server still keeps, one hour by default (--event-ttl).
+type GCFailures struct {
+	// Count is the number of failures, with each event's repeat count.
+	Count int64
+	// LastMessage and LastTime are those of the latest failure.
+	LastMessage string
+	LastTime    time.Time
+}
+
+// ReadGCFailures lists the Warning events about nodes in all namespaces, page by page, and
+// returns the image garbage collection failures by node name. Nodes without failures are
+// not in the map. When the list's continue token expires, it starts over once.
+func ReadGCFailures(ctx context.Context, client corev1client.EventsGetter,
+) (map[string]GCFailures, error) {
+	failures, err := listGCFailures(ctx, client)
+	if err != nil && isExpired(err) {
+		failures, err = listGCFailures(ctx, client)
+	}
+	if err != nil {
+		return nil, &RequestError{Verb: "list events about", Err: err}
+	}
+	return failures, nil
+}
+
+func listGCFailures(ctx context.Context, client corev1client.EventsGetter,
+) (map[string]GCFailures, error) {
+	failures := map[string]GCFailures{}
+	options := metav1.ListOptions{FieldSelector: nodeWarningSelector, Limit: eventPageSize}
+	for {
+		page, err := client.Events(metav1.NamespaceAll).List(ctx, options)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Items {
+			AddGCFailure(failures, &page.Items[i])
+		}
+		if page.Continue == "" {
+			return failures, nil
+		}
+		options.Continue = page.Continue
+	}
+}
+
+// AddGCFailure adds event to failures when it is an image garbage collection failure about
+// a node.
+func AddGCFailure(failures map[string]GCFailures, event *corev1.Event) {
+	if event.InvolvedObject.Kind != "Node" || event.InvolvedObject.Name == "" ||
+		(event.Reason != ReasonImageGCFailed && event.Reason != ReasonFreeDiskSpaceFailed) {
+		return
+	}
+	node := failures[event.InvolvedObject.Name]
+	node.Count += eventCount(event)
+	if when := eventTime(event); node.LastMessage == "" || when.After(node.LastTime) {
+		node.LastTime = when
+		node.LastMessage = event.Message
+	}
+	failures[event.InvolvedObject.Name] = node
+}
+
+// eventCount returns how many times the event occurred: the larger of count and
+// series.count, and at least 1.
+func eventCount(event *corev1.Event) int64 {
+	count := int64(event.Count)
+	if event.Series != nil {
+		count = max(count, int64(event.Series.Count))
+	}
+	return max(count, 1)
+}
+
+// eventTime returns when the event last occurred: the latest of lastTimestamp, the series'
+// last observed time, eventTime and firstTimestamp.
+func eventTime(event *corev1.Event) time.Time {
+	latest := event.FirstTimestamp.Time
+	if event.EventTime.Time.After(latest) {
+		latest = event.EventTime.Time
+	}
+	if event.Series != nil && event.Series.LastObservedTime.Time.After(latest) {
+		latest = event.Series.LastObservedTime.Time
+	}
+	if event.LastTimestamp.Time.After(latest) {
+		latest = event.LastTimestamp.Time
+	}
+	return latest
+}
+
+// GCThreshold is the image garbage collection high threshold that KubeletConfigs set for a
+// node's machine config pool.
+type GCThreshold struct {
+	// Pool is the node's machine config pool.
+	Pool string
+	// HighThresholdPercent is imageGCHighThresholdPercent after the machine-config operator
+	// merges the pool's KubeletConfigs, or the kubelet default of 85 when none sets it.
+	HighThresholdPercent int32
+}
+
+// GCThresholds returns the threshold of each node whose machine config pool has at least
+// one KubeletConfig, by node name. A node's pool is the pool whose spec.nodeSelector
+// matches its labels. A node that matches the worker pool and one custom pool belongs to
+// the custom pool, as the machine-config operator assigns it. A node that matches no pool,
+// or several custom pools, has no entry. An error is returned for a KubeletConfig whose
+// spec.kubeletConfig does not parse.
+func GCThresholds(nodes []Node, pools []mcfgv1.MachineConfigPool,
+	configs []mcfgv1.KubeletConfig) (map[string]GCThreshold, error) {
+	byPool := map[string]GCThreshold{}
+	for i := range pools {
+		threshold, ok, err := poolThreshold(&pools[i], configs)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			byPool[pools[i].Name] = threshold
+		}
+	}
+
+	thresholds := map[string]GCThreshold{}
+	for i := range nodes {
+		pool, ok := nodePool(nodes[i].Labels, pools)
+		if !ok {
+			continue
+		}
+		if threshold, ok := byPool[pool]; ok {
+			thresholds[nodes[i].Name] = threshold
+		}
+	}
+	return thresholds, nil
+}
+
+// poolThreshold merges the high thresholds of the KubeletConfigs that select pool in the
+// order of the MachineConfigs generated from them, so that a later one overrides an
+// earlier one, as the machine-config operator merges MachineConfigs in name order.
+func poolThreshold(pool *mcfgv1.MachineConfigPool, configs []mcfgv1.KubeletConfig,
+) (GCThreshold, bool, error) {
+	type applied struct {
+		machineConfig string
+		settings      kubeletgc.Settings
+	}
+	var selecting []applied
+	for i := range configs {
+		config := &configs[i]
+		selector, err := metav1.LabelSelectorAsSelector(config.Spec.MachineConfigPoolSelector)
+		// The machine-config operator applies a KubeletConfig with an empty or invalid
+		// selector to no pool.
+		if err != nil || selector.Empty() || !selector.Matches(labels.Set(pool.Labels)) {
+			continue
+		}
+		settings, err := kubeletgc.Parse(config.Spec.KubeletConfig)
+		if err != nil {
+			return GCThreshold{}, false, fmt.Errorf("KubeletConfig %s: %w", config.Name, err)
+		}
+		selecting = append(selecting, applied{
+			machineConfig: kubeletgc.GeneratedMachineConfigName(config, pool.Name),
+			settings:      settings,
+		})
+	}
+	if len(selecting) == 0 {
+		return GCThreshold{}, false, nil
+	}
+
+	slices.SortFunc(selecting, func(a, b applied) int {
+		return strings.Compare(a.machineConfig, b.machineConfig)
+	})
+	threshold := GCThreshold{Pool: pool.Name,
+		HighThresholdPercent: kubeletgc.DefaultHighThresholdPercent}
+	for _, config := range selecting {
+		if config.settings.HighThresholdPercent != nil {
+			threshold.HighThresholdPercent = *config.settings.HighThresholdPercent
+		}
+	}
+	return threshold, true, nil
+}
+
+// workerPool is the machine config pool that every OpenShift worker node matches, unless a
+// custom pool takes it.
+const workerPool = "worker"
+
+// nodePool returns the name of the pool whose node selector matches nodeLabels.
+func nodePool(nodeLabels map[string]string, pools []mcfgv1.MachineConfigPool) (string, bool) {
+	var matched []string
+	for i := range pools {
+		selector, err := metav1.LabelSelectorAsSelector(pools[i].Spec.NodeSelector)
+		if err != nil || selector.Empty() || !selector.Matches(labels.Set(nodeLabels)) {
+			continue
+		}
+		matched = append(matched, pools[i].Name)
+	}
+	if len(matched) > 1 {
+		matched = slices.DeleteFunc(matched, func(name string) bool { return name == workerPool })
+	}
+	if len(matched) != 1 {
+		return "", false
+	}
+	return matched[0], true
+}
