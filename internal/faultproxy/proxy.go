@@ -171,18 +171,18 @@ func (p *Proxy) Injected() map[string]int {
 func (p *Proxy) handler(forward http.Handler) http.Handler {
 	return http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
 		rule, index, generation := p.begin(request)
-		recorder := &statusRecorder{ResponseWriter: writer}
+		recorder := &statusRecorder{ResponseWriter: writer, record: func(status int) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			// A request that outlived a Reset belongs to the earlier test step.
+			if generation == p.generation {
+				p.requests[index].Status = status
+			}
+		}}
 		if rule != nil {
 			rule.Fault.apply(recorder, request, forward)
 		} else {
 			forward.ServeHTTP(recorder, request)
-		}
-
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		// A request that outlived a Reset belongs to the earlier test step.
-		if generation == p.generation {
-			p.requests[index].Status = recorder.status
 		}
 	})
 }
@@ -366,24 +366,29 @@ func hangUp(writer http.ResponseWriter) {
 	_ = connection.Close()
 }
 
-// statusRecorder remembers the status that reached the client.
+// statusRecorder records the status that reached the client before the client can read
+// it, so that Requests shows it as soon as the client has the response.
 type statusRecorder struct {
 	http.ResponseWriter
+	record func(status int)
 	status int
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.setStatus(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(data []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(data)
+}
+
+func (r *statusRecorder) setStatus(code int) {
+	if r.status == 0 {
+		r.status = code
+		r.record(code)
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection to flush and hijack.

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// scriptedServer answers the requests to one path in turn with the given handlers, and
+// scriptedServer responds to the requests to one path in turn with the given handlers, and
 // after the last one with 200 and an empty ConfigMap. It counts every request.
 type scriptedServer struct {
 	server   *httptest.Server
