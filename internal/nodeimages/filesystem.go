@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"net/http"
 	"sort"
@@ -23,6 +24,12 @@ const (
 	// DefaultFilesystemTimeout bounds the request for one node's summary, so that a node
 	// whose kubelet hangs delays the read by this much at most.
 	DefaultFilesystemTimeout = 10 * time.Second
+	// maxSummaryBytes bounds the summary read from one node, after any gzip decoding, so
+	// that a kubelet cannot make the provider buffer an unbounded body, at most
+	// DefaultFilesystemConcurrency times at once.
+	// NOTE: this is an estimate: a summary grows with the node's pods, containers and
+	// volumes, and one for 250 pods is a few MiB.
+	maxSummaryBytes = 16 << 20
 )
 
 // ImageFilesystem is a node's image filesystem, from node.runtime.imageFs of the kubelet's
@@ -172,11 +179,21 @@ func (r *FilesystemReader) readNode(ctx context.Context, node string,
 	requestCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	body, err := r.Client.Get().Resource("nodes").Name(node).SubResource("proxy").
-		Suffix("stats", "summary").Timeout(timeout).Do(requestCtx).Raw()
+	stream, err := r.Client.Get().Resource("nodes").Name(node).SubResource("proxy").
+		Suffix("stats", "summary").Timeout(timeout).Stream(requestCtx)
 	if err != nil {
 		return ImageFilesystem{}, &FilesystemFailure{Node: node, Reason: reasonOf(requestCtx, err),
 			Err: err}
+	}
+	defer stream.Close()
+	body, err := io.ReadAll(io.LimitReader(stream, maxSummaryBytes+1))
+	if err != nil {
+		return ImageFilesystem{}, &FilesystemFailure{Node: node, Reason: reasonOf(requestCtx, err),
+			Err: fmt.Errorf("reading the kubelet summary: %w", err)}
+	}
+	if len(body) > maxSummaryBytes {
+		return ImageFilesystem{}, &FilesystemFailure{Node: node, Reason: ReasonInvalid,
+			Err: fmt.Errorf("the kubelet summary is larger than %d bytes", maxSummaryBytes)}
 	}
 	filesystem, err := ParseSummary(body)
 	if err != nil {

@@ -2,6 +2,7 @@ package nodeimages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,6 +31,11 @@ const (
 // Field selectors cannot express "reason is one of", so the reasons are matched here.
 const nodeWarningSelector = "involvedObject.kind=Node,type=Warning"
 
+// eventNamespace is where the kubelet's event recorder (k8s.io/client-go/tools/record,
+// v0.37.2) puts events about cluster-scoped objects such as nodes. Any account that may
+// create events in another namespace can put events about nodes there, so those are not read.
+const eventNamespace = metav1.NamespaceDefault
+
 // eventPageSize is the number of events requested per list page.
 const eventPageSize = 500
 
@@ -43,8 +49,8 @@ type GCFailures struct {
 	LastTime    time.Time
 }
 
-// ReadGCFailures lists the Warning events about nodes in all namespaces, page by page, and
-// returns the image garbage collection failures by node name. Nodes without failures are
+// ReadGCFailures lists the Warning events about nodes in the namespace default, page by page,
+// and returns the image garbage collection failures by node name. Nodes without failures are
 // not in the map. When the list's continue token expires, it starts over once.
 func ReadGCFailures(ctx context.Context, client corev1client.EventsGetter,
 ) (map[string]GCFailures, error) {
@@ -62,8 +68,11 @@ func listGCFailures(ctx context.Context, client corev1client.EventsGetter,
 ) (map[string]GCFailures, error) {
 	failures := map[string]GCFailures{}
 	options := metav1.ListOptions{FieldSelector: nodeWarningSelector, Limit: eventPageSize}
+	// A server that ignores the continue parameter returns the same token again, which
+	// would repeat the pages, and count their events, until ctx ends.
+	seenTokens := map[string]bool{}
 	for {
-		page, err := client.Events(metav1.NamespaceAll).List(ctx, options)
+		page, err := client.Events(eventNamespace).List(ctx, options)
 		if err != nil {
 			return nil, err
 		}
@@ -73,6 +82,11 @@ func listGCFailures(ctx context.Context, client corev1client.EventsGetter,
 		if page.Continue == "" {
 			return failures, nil
 		}
+		if seenTokens[page.Continue] {
+			return nil, errors.New("the API server returned the same continue token " +
+				"twice, so the list would never end")
+		}
+		seenTokens[page.Continue] = true
 		options.Continue = page.Continue
 	}
 }
@@ -124,8 +138,9 @@ func eventTime(event *corev1.Event) time.Time {
 type GCThreshold struct {
 	// Pool is the node's machine config pool.
 	Pool string
-	// HighThresholdPercent is imageGCHighThresholdPercent after the machine-config operator
-	// merges the pool's KubeletConfigs, or the kubelet default of 85 when none sets it.
+	// HighThresholdPercent is imageGCHighThresholdPercent of the pool's KubeletConfig whose
+	// generated MachineConfig sorts last, or the kubelet default of 85 when it does not set
+	// the field.
 	HighThresholdPercent int32
 }
 
@@ -133,15 +148,21 @@ type GCThreshold struct {
 // one KubeletConfig, by node name. A node's pool is the pool whose spec.nodeSelector
 // matches its labels. A node that matches the worker pool and one custom pool belongs to
 // the custom pool, as the machine-config operator assigns it. A node that matches no pool,
-// or several custom pools, has no entry. An error is returned for a KubeletConfig whose
-// spec.kubeletConfig does not parse.
+// or several custom pools, has no entry. Neither has a node of a pool that a KubeletConfig
+// whose spec.kubeletConfig does not parse selects: the returned error names each such
+// KubeletConfig, and the thresholds of the other pools are returned with it.
+// NOTE: only the KubeletConfigs that select a node's own pool count. A custom pool whose
+// machineConfigSelector also takes the worker role's MachineConfigs, as OpenShift documents
+// for custom pools, gets the worker KubeletConfigs' kubelet.conf too, which is missed here.
 func GCThresholds(nodes []Node, pools []mcfgv1.MachineConfigPool,
 	configs []mcfgv1.KubeletConfig) (map[string]GCThreshold, error) {
 	byPool := map[string]GCThreshold{}
+	var invalid []error
 	for i := range pools {
 		threshold, ok, err := poolThreshold(&pools[i], configs)
 		if err != nil {
-			return nil, err
+			invalid = append(invalid, err)
+			continue
 		}
 		if ok {
 			byPool[pools[i].Name] = threshold
@@ -158,12 +179,15 @@ func GCThresholds(nodes []Node, pools []mcfgv1.MachineConfigPool,
 			thresholds[nodes[i].Name] = threshold
 		}
 	}
-	return thresholds, nil
+	return thresholds, errors.Join(invalid...)
 }
 
-// poolThreshold merges the high thresholds of the KubeletConfigs that select pool in the
-// order of the MachineConfigs generated from them, so that a later one overrides an
-// earlier one, as the machine-config operator merges MachineConfigs in name order.
+// poolThreshold returns the high threshold of the KubeletConfig that selects pool and whose
+// generated MachineConfig sorts last by name. The machine-config operator renders each
+// KubeletConfig into a full kubelet.conf, the pool's template with only that KubeletConfig's
+// fields set (syncKubeletConfig in openshift/machine-config-operator), and the last
+// MachineConfig's file replaces the others. A last KubeletConfig without the field thus
+// gives the kubelet default, even when an earlier one sets it.
 func poolThreshold(pool *mcfgv1.MachineConfigPool, configs []mcfgv1.KubeletConfig,
 ) (GCThreshold, bool, error) {
 	type applied struct {
@@ -197,10 +221,8 @@ func poolThreshold(pool *mcfgv1.MachineConfigPool, configs []mcfgv1.KubeletConfi
 	})
 	threshold := GCThreshold{Pool: pool.Name,
 		HighThresholdPercent: kubeletgc.DefaultHighThresholdPercent}
-	for _, config := range selecting {
-		if config.settings.HighThresholdPercent != nil {
-			threshold.HighThresholdPercent = *config.settings.HighThresholdPercent
-		}
+	if last := selecting[len(selecting)-1]; last.settings.HighThresholdPercent != nil {
+		threshold.HighThresholdPercent = *last.settings.HighThresholdPercent
 	}
 	return threshold, true, nil
 }

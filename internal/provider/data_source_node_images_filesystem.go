@@ -3,12 +3,14 @@ package provider
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -28,6 +30,10 @@ import (
 // reason; the rest are counted.
 const maxWarningNodes = 10
 
+// maxWarningErrorBytes bounds the error text that the image filesystem warning quotes. The
+// node proxy passes a kubelet's error response through, so its message can be any size.
+const maxWarningErrorBytes = 1024
+
 func imageFilesystemAttribute() schema.BoolAttribute {
 	return schema.BoolAttribute{
 		Optional: true,
@@ -38,7 +44,8 @@ func imageFilesystemAttribute() schema.BoolAttribute {
 			"thousands of nodes that costs more than the rest of the read. Needs `get` on "+
 			"`nodes/proxy`. A node that does not respond in time, or a caller without that "+
 			"permission, gives null figures and one warning that names the nodes, never a "+
-			"failed read.", nodeimages.DefaultFilesystemConcurrency,
+			"failed read. Reading the GC thresholds and failures can add a warning each "+
+			"when the caller may not list them.", nodeimages.DefaultFilesystemConcurrency,
 			nodeimages.DefaultFilesystemTimeout),
 	}
 }
@@ -68,8 +75,8 @@ func imageFilesystemsAttribute() schema.MapNestedAttribute {
 				"inodes_free": figure("The free inodes."),
 				"inodes_used": figure("The inodes that images use."),
 				"used_percent": figure("The usage that the kubelet's image garbage " +
-					"collector compares with its thresholds: 100 minus the available " +
-					"percentage of the capacity, rounded down. When it reaches " +
+					"collector compares with its thresholds: the available share of the " +
+					"capacity as a whole percentage, rounded down, subtracted from 100. When it reaches " +
 					"`imageGCHighThresholdPercent`, the kubelet deletes unused images."),
 				"gc_pool": schema.StringAttribute{
 					Computed: true,
@@ -79,18 +86,23 @@ func imageFilesystemsAttribute() schema.MapNestedAttribute {
 						"otherwise, and on clusters without machine config pools.",
 				},
 				"gc_high_threshold_percent": figure("`imageGCHighThresholdPercent` of the " +
-					"node's pool, after the machine-config operator merges the pool's " +
-					"KubeletConfigs, or the kubelet default of " +
-					fmt.Sprint(kubeletgc.DefaultHighThresholdPercent) + " when none sets " +
-					"it. Null when `gc_pool` is null."),
+					"pool's KubeletConfig whose generated MachineConfig sorts last, or the " +
+					"kubelet default of " + fmt.Sprint(kubeletgc.DefaultHighThresholdPercent) +
+					" when that one does not set it: the machine-config operator renders " +
+					"each KubeletConfig into a whole kubelet.conf, and the last replaces the " +
+					"others. Null when `gc_pool` is null, or when a KubeletConfig of the " +
+					"pool does not parse."),
 				"gc_headroom_percent": figure("`gc_high_threshold_percent` minus " +
 					"`used_percent`: how many percent of the capacity images can still " +
 					"take before the kubelet starts deleting them. Negative when usage is " +
 					"above the threshold. Null when either is null."),
 				"gc_failure_count": figure("The number of the kubelet's `ImageGCFailed` " +
-					"and `FreeDiskSpaceFailed` events about the node, with their repeat " +
-					"counts, among the events that the API server still keeps (one hour " +
-					"by default). Null when the events could not be listed."),
+					"and `FreeDiskSpaceFailed` events about the node in the namespace " +
+					"`default`, where the kubelet records them, with their repeat counts, " +
+					"among the events that the API server still keeps (one hour by " +
+					"default). Events in other namespaces are not counted, because anyone " +
+					"who may create events there could forge them. Null when the events " +
+					"could not be listed."),
 				"gc_last_failure_message": schema.StringAttribute{
 					Computed: true,
 					MarkdownDescription: "The message of the latest of those events. " +
@@ -139,7 +151,7 @@ func (d *nodeImagesDataSource) readImageFilesystems(ctx context.Context,
 	}
 	if len(failures) > 0 {
 		tflog.Warn(ctx, "Image filesystems not read", map[string]any{
-			"failed_node_count": len(failures), "first_error": failures[0].Err.Error(),
+			"failed_node_count": len(failures), "first_error": errorText(failures[0].Err),
 		})
 		timeout := cmp.Or(d.filesystemTimeout, nodeimages.DefaultFilesystemTimeout)
 		summary, detail := imageFilesystemWarning(failures, len(names), timeout)
@@ -171,10 +183,6 @@ func (d *nodeImagesDataSource) readGCThresholds(ctx context.Context, nodes []nod
 			map[string]any{"error": err.Error()})
 		return
 	}
-	var thresholds map[string]nodeimages.GCThreshold
-	if err == nil {
-		thresholds, err = nodeimages.GCThresholds(nodes, pools, configs)
-	}
 	if err != nil {
 		tflog.Warn(ctx, "Image GC thresholds not read", map[string]any{"error": err.Error()})
 		diags.AddWarning("Image GC Threshold Not Read", "Reading the machine config pools "+
@@ -183,6 +191,15 @@ func (d *nodeImagesDataSource) readGCThresholds(ctx context.Context, nodes []nod
 			"list machineconfigpools and kubeletconfigs in the API group "+
 			"machineconfiguration.openshift.io.\n\n"+err.Error())
 		return
+	}
+
+	thresholds, invalid := nodeimages.GCThresholds(nodes, pools, configs)
+	if invalid != nil {
+		tflog.Warn(ctx, "Invalid KubeletConfigs", map[string]any{"error": invalid.Error()})
+		diags.AddWarning("Invalid KubeletConfig", "The nodes of the pools that these "+
+			"KubeletConfigs select have null gc_high_threshold_percent and "+
+			"gc_headroom_percent, because their spec.kubeletConfig does not parse. Fix or "+
+			"delete them.\n\n"+invalid.Error())
 	}
 	for name, threshold := range thresholds {
 		result[name].threshold = &threshold
@@ -216,7 +233,7 @@ func readGCFailures(ctx context.Context, client kubernetes.Interface,
 		tflog.Warn(ctx, "Image GC failures not read", map[string]any{"error": err.Error()})
 		diags.AddWarning("Image GC Failures Not Read", "Listing the events about nodes "+
 			"failed, so gc_failure_count is null. Check that the provider's credentials "+
-			"may list events in all namespaces.\n\n"+err.Error())
+			"may list events in the namespace default.\n\n"+err.Error())
 		return
 	}
 	for name, entry := range result {
@@ -244,10 +261,34 @@ func imageFilesystemWarning(failures []nodeimages.FilesystemFailure, total int,
 		if len(group) == 0 {
 			continue
 		}
-		fmt.Fprintf(&detail, "\n%s: %s. %s\nFirst error: %v\n", reason,
-			failureNodeList(group), failureAdvice(reason, timeout), group[0].Err)
+		fmt.Fprintf(&detail, "\n%s: %s. %s\nFirst error: %s\n", reason,
+			failureNodeList(group), failureAdvice(reason, timeout), errorText(group[0].Err))
 	}
 	return "Image Filesystem Not Read", strings.TrimSuffix(detail.String(), "\n")
+}
+
+// errorText returns the message of err, cut to maxWarningErrorBytes at a UTF-8 boundary.
+func errorText(err error) string {
+	text := err.Error()
+	// client-go keeps a response body that is not a Status object, such as the API server's
+	// "address not allowed" for a node proxy request, only in the details.
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Details != nil {
+		for _, cause := range status.Status().Details.Causes {
+			message := strings.TrimSpace(cause.Message)
+			if cause.Type == metav1.CauseTypeUnexpectedServerResponse && message != "" {
+				text += ": " + message
+			}
+		}
+	}
+	if len(text) <= maxWarningErrorBytes {
+		return text
+	}
+	cut := maxWarningErrorBytes
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d more bytes)", text[:cut], len(text)-cut)
 }
 
 func failureNodeList(failures []nodeimages.FilesystemFailure) string {
@@ -274,8 +315,8 @@ func failureAdvice(reason nodeimages.FailureReason, timeout time.Duration) strin
 		return fmt.Sprintf("The kubelets did not respond within %s. Check that the nodes "+
 			"are Ready and that the API server can reach their kubelet port.", timeout)
 	case nodeimages.ReasonInvalid:
-		return "The kubelets returned a summary without node.runtime.imageFs, as some " +
-			"container runtimes do."
+		return "The kubelets returned a summary that does not parse, is too large, or " +
+			"lacks node.runtime.imageFs, which some container runtimes leave out."
 	default:
 		return "The API server could not reach the kubelets. Check that the nodes are " +
 			"Ready and that the API server can reach their kubelet port."

@@ -12,6 +12,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/nodeimages"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"net/http"
 )
 
 func TestImageFilesystemWarningGroupsReasons(t *testing.T) {
@@ -137,4 +140,14 @@ func plainValue(t *testing.T, value tftypes.Value) any {
 	}
 	integer, _ := number.Int64()
 	return integer
+}
+
+// The API server's plain-text reason, such as "address not allowed", reaches the warning.
+func TestImageFilesystemErrorTextKeepsServerReason(t *testing.T) {
+	err := apierrors.NewGenericServerResponse(http.StatusBadRequest, "get",
+		schema.GroupResource{Resource: "nodes"}, "worker-0", "address not allowed\n", 0, true)
+	text := errorText(err)
+	if !strings.Contains(text, "address not allowed") {
+		t.Errorf("errorText = %q, expected the server's reason", text)
+	}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -98,14 +99,18 @@ func (r *registryPolicyResource) ModifyPlan(
 // returns registrypolicy.DefaultReleaseRepositories, because a check that only warns must not
 // fail the plan.
 func (r *registryPolicyResource) releaseRepositories(ctx context.Context) ([]string, string) {
-	fallback := "OpenShift's release repositories on quay.io, because the cluster reports " +
-		"no release image"
+	fallback := func(reason string) string {
+		return "OpenShift's release repositories on quay.io, because " + reason
+	}
+	clusterVersion := fmt.Sprintf("ClusterVersion %q", registrypolicy.ClusterVersionName)
 	if r.clients == nil {
-		return registrypolicy.DefaultReleaseRepositories, fallback
+		return registrypolicy.DefaultReleaseRepositories,
+			fallback("the cluster settings are not known")
 	}
 	client, err := r.clients.Dynamic()
 	if err != nil {
-		return registrypolicy.DefaultReleaseRepositories, fallback
+		return registrypolicy.DefaultReleaseRepositories,
+			fallback("the cluster settings are not known")
 	}
 
 	tflog.Debug(ctx, "Reading the cluster's release image",
@@ -115,14 +120,21 @@ func (r *registryPolicyResource) releaseRepositories(ctx context.Context) ([]str
 	if err != nil {
 		tflog.Debug(ctx, "No release image from ClusterVersion, using the defaults",
 			map[string]any{"error": err.Error()})
-		return registrypolicy.DefaultReleaseRepositories, fallback
+		return registrypolicy.DefaultReleaseRepositories,
+			fallback("reading " + clusterVersion + " failed")
 	}
 	repository, err := registrypolicy.ReleaseRepository(object)
-	if err != nil || repository == "" {
-		return registrypolicy.DefaultReleaseRepositories, fallback
+	if err != nil {
+		tflog.Debug(ctx, "Invalid release image in ClusterVersion, using the defaults",
+			map[string]any{"error": err.Error()})
+		return registrypolicy.DefaultReleaseRepositories,
+			fallback("the release image of " + clusterVersion + " is invalid")
 	}
-	return []string{repository}, fmt.Sprintf("the release image of ClusterVersion %q",
-		registrypolicy.ClusterVersionName)
+	if repository == "" {
+		return registrypolicy.DefaultReleaseRepositories,
+			fallback(clusterVersion + " reports no release image")
+	}
+	return registrypolicy.WithComponents(repository), "the release image of " + clusterVersion
 }
 
 // warnReleaseBlocked warns, on the list to blame, for each release repository it blocks.
@@ -296,7 +308,8 @@ func (r *registryPolicyResource) Read(
 }
 
 // managedPolicy returns the live values of the fields that the field manager owns or that the
-// prior state sets.
+// prior state sets. Of containerRuntimeSearchRegistries it returns only the elements that the
+// field manager owns.
 func managedPolicy(object *unstructured.Unstructured,
 	state registryPolicyModel) (registrypolicy.Policy, error) {
 	owned, err := registrypolicy.OwnedFields(object, registrypolicy.FieldManager)
@@ -307,9 +320,25 @@ func managedPolicy(object *unstructured.Unstructured,
 	if err != nil {
 		return registrypolicy.Policy{}, err
 	}
-	return live.Only(func(field registrypolicy.Field) bool {
+	managed := live.Only(func(field registrypolicy.Field) bool {
 		return owned[field] || !state.list(field).IsNull()
-	}), nil
+	})
+	if managed.Search == nil {
+		return managed, nil
+	}
+
+	// containerRuntimeSearchRegistries is a set list, so the elements that other writers
+	// add stay beside this resource's own, and an apply cannot remove them. Reporting them
+	// would show drift that no apply resolves.
+	values, err := registrypolicy.OwnedSetValues(object, registrypolicy.FieldManager,
+		registrypolicy.FieldSearch)
+	if err != nil {
+		return registrypolicy.Policy{}, err
+	}
+	managed.Search = slices.DeleteFunc(slices.Clone(managed.Search), func(value string) bool {
+		return !values[value]
+	})
+	return managed, nil
 }
 
 func (r *registryPolicyResource) Update(
@@ -342,6 +371,23 @@ func (r *registryPolicyResource) Delete(
 	object, err := registrypolicy.ApplyObject(registrypolicy.Policy{})
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to Encode Registry Policy", err.Error())
+		return
+	}
+
+	// An apply to a missing Image would try to create it, which the CRD rejects for the
+	// missing spec, so a deleted Image has nothing to release.
+	tflog.Debug(ctx, "Reading the image configuration",
+		map[string]any{"name": registrypolicy.ObjectName})
+	_, err = client.Resource(registrypolicy.ImageResource).Get(ctx, registrypolicy.ObjectName,
+		metav1.GetOptions{})
+	if kubeerrors.IsObjectNotFound(err, registrypolicy.ImageResource.GroupResource(),
+		registrypolicy.ObjectName) {
+		tflog.Info(ctx, "Image configuration not found, nothing to release")
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Unable to Read Image Configuration",
+			imageReadDetail(err), err)
 		return
 	}
 

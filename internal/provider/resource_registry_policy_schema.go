@@ -29,9 +29,13 @@ func (r *registryPolicyResource) Schema(
 			"**Ownership.** The resource writes with server-side apply as the field manager "+
 			"`%s`, and only the fields that its configuration sets. A field that it does not "+
 			"set is neither read nor shown, so values that other tools write there cause no "+
-			"diff. Each list is one atomic value for server-side apply, so a list belongs "+
-			"wholly to its last writer: this resource and another tool cannot each add "+
-			"entries to the same list. The apply forces ownership of the fields it sets, so "+
+			"diff. Each list except `container_runtime_search_registries` is one atomic "+
+			"value for server-side apply, so a list belongs wholly to its last writer: this "+
+			"resource and another tool cannot each add entries to the same list. "+
+			"`container_runtime_search_registries` is a set whose entries each have their "+
+			"own owners, so the entries that another tool adds stay beside this resource's, "+
+			"and are neither shown nor removed. The apply forces ownership of the fields it "+
+			"sets, so "+
 			"when the object already has values there (from `oc edit` or another manager), "+
 			"create replaces them, and a change that another writer makes to them shows as "+
 			"drift that the next apply reverts. Destroy applies an empty intent with the same "+
@@ -131,8 +135,10 @@ func (r *registryPolicyResource) ValidateConfig(
 	policy, diags := policyFromModel(ctx, config)
 	resp.Diagnostics.Append(diags...)
 	problems := registrypolicy.Validate(policy, registryPolicyAttributes)
-	// policyFromModel leaves unknown lists unset, but an unknown list is set all the same.
-	bothSet := !config.AllowedRegistries.IsNull() && !config.BlockedRegistries.IsNull()
+	// policyFromModel leaves lists with unknown elements unset, but such a list is set all the
+	// same. A wholly unknown list may still turn out null, so ModifyPlan checks it once known.
+	set := func(list types.List) bool { return !list.IsNull() && !list.IsUnknown() }
+	bothSet := set(config.AllowedRegistries) && set(config.BlockedRegistries)
 	if bothSet && (policy.Allowed == nil || policy.Blocked == nil) {
 		problems = append(problems, registrypolicy.ConflictProblem(registryPolicyAttributes))
 	}

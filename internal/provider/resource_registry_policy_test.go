@@ -689,3 +689,49 @@ func TestRegistryPolicyReleaseWarning(t *testing.T) {
 		t.Errorf("diagnostics = %v, want none for an allowed release repository", diags)
 	}
 }
+
+// A wholly unknown list may turn out null, as with a conditional, so only lists that are
+// known to be set conflict at validation.
+func TestRegistryPolicyValidateUnknownListNoConflict(t *testing.T) {
+	ctx := context.Background()
+	r := &registryPolicyResource{}
+	var schemaResp frameworkresource.SchemaResponse
+	r.Schema(ctx, frameworkresource.SchemaRequest{}, &schemaResp)
+	listType := tftypes.List{ElementType: tftypes.String}
+
+	for _, test := range []struct {
+		name     string
+		blocked  tftypes.Value
+		conflict bool
+	}{
+		{"unknown list", tftypes.NewValue(listType, tftypes.UnknownValue), false},
+		{"unknown element", tftypes.NewValue(listType, []tftypes.Value{
+			tftypes.NewValue(tftypes.String, tftypes.UnknownValue)}), true},
+		{"known list", tftypes.NewValue(listType, []tftypes.Value{
+			tftypes.NewValue(tftypes.String, "docker.io")}), true},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			objectType := schemaResp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+			values := map[string]tftypes.Value{}
+			for name, attributeType := range objectType.AttributeTypes {
+				values[name] = tftypes.NewValue(attributeType, nil)
+			}
+			values["allowed_registries"] = tftypes.NewValue(listType, []tftypes.Value{
+				tftypes.NewValue(tftypes.String, "quay.io")})
+			values["blocked_registries"] = test.blocked
+			config := tfsdk.Config{Schema: schemaResp.Schema,
+				Raw: tftypes.NewValue(objectType, values)}
+
+			resp := &frameworkresource.ValidateConfigResponse{}
+			r.ValidateConfig(ctx, frameworkresource.ValidateConfigRequest{Config: config}, resp)
+			conflict := false
+			for _, diagnostic := range resp.Diagnostics.Errors() {
+				conflict = conflict || diagnostic.Summary() == "Conflicting Registry Lists"
+			}
+			if conflict != test.conflict {
+				t.Errorf("conflict reported = %v, expected %v (diagnostics %v)", conflict,
+					test.conflict, resp.Diagnostics)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ package registrypolicy
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -222,16 +223,57 @@ func OwnedFields(object *unstructured.Unstructured, manager string) (map[Field]b
 	return owned, nil
 }
 
+// OwnedSetValues returns the elements of the set list at field that manager owns through
+// server-side apply. In a set list (x-kubernetes-list-type: set) each element has its own
+// owners, which FieldsV1 names by the element's JSON value, such as `v:"example.com"`.
+func OwnedSetValues(object *unstructured.Unstructured, manager string, field Field,
+) (map[string]bool, error) {
+	owned := map[string]bool{}
+	for _, entry := range object.GetManagedFields() {
+		if entry.Manager != manager || entry.Operation != metav1.ManagedFieldsOperationApply ||
+			entry.FieldsV1 == nil {
+			continue
+		}
+		var set map[string]any
+		if err := json.Unmarshal(entry.FieldsV1.Raw, &set); err != nil {
+			return nil, fmt.Errorf("decoding the managed fields of %s: %w", manager, err)
+		}
+		elements, ok := fieldSet(set, field.Path())
+		if !ok {
+			continue
+		}
+		for key := range elements {
+			encoded, ok := strings.CutPrefix(key, "v:")
+			if !ok {
+				continue
+			}
+			var value string
+			if err := json.Unmarshal([]byte(encoded), &value); err != nil {
+				return nil, fmt.Errorf("decoding the managed element %s of %s: %w", key,
+					field, err)
+			}
+			owned[value] = true
+		}
+	}
+	return owned, nil
+}
+
 // hasFieldPath reports whether a FieldsV1 set contains the field at path, whose parts are
 // JSON field names that the set writes with an "f:" prefix.
 func hasFieldPath(set map[string]any, path []string) bool {
+	_, ok := fieldSet(set, path)
+	return ok
+}
+
+// fieldSet returns the part of a FieldsV1 set at path, whose parts are JSON field names.
+func fieldSet(set map[string]any, path []string) (map[string]any, bool) {
 	current := set
 	for _, part := range path {
 		next, ok := current["f:"+part].(map[string]any)
 		if !ok {
-			return false
+			return nil, false
 		}
 		current = next
 	}
-	return true
+	return current, true
 }

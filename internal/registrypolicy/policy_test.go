@@ -2,6 +2,7 @@ package registrypolicy
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,5 +240,20 @@ func TestBlockedRepositories(t *testing.T) {
 				t.Errorf("BlockedRepositories = %+v, want %+v", got, test.want)
 			}
 		})
+	}
+}
+
+func TestWithComponents(t *testing.T) {
+	tests := map[string][]string{
+		"quay.io/openshift-release-dev/ocp-release": {
+			"quay.io/openshift-release-dev/ocp-release",
+			"quay.io/openshift-release-dev/ocp-v4.0-art-dev",
+		},
+		"mirror.example.com:5000/ocp4/openshift4": {"mirror.example.com:5000/ocp4/openshift4"},
+	}
+	for repository, expected := range tests {
+		if got := WithComponents(repository); !slices.Equal(got, expected) {
+			t.Errorf("WithComponents(%q) = %v, expected %v", repository, got, expected)
+		}
 	}
 }

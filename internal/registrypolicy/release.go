@@ -46,6 +46,19 @@ func ReleaseRepository(clusterVersion *unstructured.Unstructured) (string, error
 	return reference.Registry + "/" + reference.Repository, nil
 }
 
+// WithComponents returns repository and, for a release repository named ocp-release, the
+// ocp-v4.0-art-dev repository beside it, where OpenShift publishes the component images that
+// such a release references. Nodes pull those components, so blocking them breaks the
+// cluster too. Other repositories, such as a mirror's, are returned alone, because where a
+// mirror keeps the components depends on how it was filled.
+func WithComponents(repository string) []string {
+	parent, found := strings.CutSuffix(repository, "/ocp-release")
+	if !found {
+		return []string{repository}
+	}
+	return []string{repository, parent + "/ocp-v4.0-art-dev"}
+}
+
 // Block is a repository that a policy stops nodes from pulling.
 type Block struct {
 	Repository string
