@@ -118,8 +118,10 @@ type ConfigMatch struct {
 	Pools []string
 	// MachineConfigNameSuffix is the value of the AnnotationMachineConfigNameSuffix annotation
 	// ("" for the first KubeletConfig of a pool). The machine-config operator merges the
-	// generated MachineConfigs in lexical name order, so a higher suffix overrides the fields
-	// that both set.
+	// generated MachineConfigs in lexical name order, and each carries a whole kubelet.conf,
+	// so the one with the higher suffix replaces the file of the lower ones.
+	// NOTE: that each file is whole comes from reading the operator's kubelet-config
+	// controller, not from a cluster.
 	MachineConfigNameSuffix string
 }
 
