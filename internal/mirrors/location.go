@@ -7,3 +7,9 @@ package mirrors
 func LocationDefect(s string, wildcard bool) string {
 	return locationDefect(s, wildcard)
 }
+
+// PortRangeDefect returns why the port of a location that matches the grammar is not a port
+// number from 1 to 65535, or "" when it is or there is none.
+func PortRangeDefect(location string) string {
+	return portRangeDefect(location)
+}

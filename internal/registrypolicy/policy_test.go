@@ -257,3 +257,18 @@ func TestWithComponents(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateHostPort(t *testing.T) {
+	names := map[Field]string{FieldAllowed: "allowed_registries"}
+	for value, valid := range map[string]bool{
+		"registry.example.com:5000/team":  true,
+		"registry.example.com:65535":      true,
+		"registry.example.com:0":          false,
+		"registry.example.com:99999/team": false,
+	} {
+		problems := Validate(Policy{Allowed: []string{value}}, names)
+		if got := len(problems) == 0; got != valid {
+			t.Errorf("Validate(%q) problems = %v, expected valid %v", value, problems, valid)
+		}
+	}
+}

@@ -115,7 +115,10 @@ func entryDefect(field Field, value string) string {
 	if field == FieldSearch {
 		return hostnameDefect(value)
 	}
-	return mirrors.LocationDefect(value, true)
+	if defect := mirrors.LocationDefect(value, true); defect != "" {
+		return defect
+	}
+	return mirrors.PortRangeDefect(value)
 }
 
 func lengthDefect(value string) string {
