@@ -150,16 +150,16 @@ type GCThreshold struct {
 // the custom pool, as the machine-config operator assigns it. A node that matches no pool,
 // or several custom pools, has no entry. Neither has a node of a pool that a KubeletConfig
 // whose spec.kubeletConfig does not parse selects: the returned error names each such
-// KubeletConfig, and the thresholds of the other pools are returned with it.
-// NOTE: only the KubeletConfigs that select a node's own pool count. A custom pool whose
-// machineConfigSelector also takes the worker role's MachineConfigs, as OpenShift documents
-// for custom pools, gets the worker KubeletConfigs' kubelet.conf too, which is missed here.
+// KubeletConfig, and the thresholds of the other pools are returned with it. A custom pool
+// whose machineConfigSelector also takes another role's MachineConfigs, as OpenShift
+// documents for custom pools that take the worker role, also gets the KubeletConfigs of the
+// pool of that role.
 func GCThresholds(nodes []Node, pools []mcfgv1.MachineConfigPool,
 	configs []mcfgv1.KubeletConfig) (map[string]GCThreshold, error) {
 	byPool := map[string]GCThreshold{}
 	var invalid []error
 	for i := range pools {
-		threshold, ok, err := poolThreshold(&pools[i], configs)
+		threshold, ok, err := poolThreshold(&pools[i], pools, configs)
 		if err != nil {
 			invalid = append(invalid, err)
 			continue
@@ -182,35 +182,62 @@ func GCThresholds(nodes []Node, pools []mcfgv1.MachineConfigPool,
 	return thresholds, errors.Join(invalid...)
 }
 
+// roleLabel is the label of a MachineConfig that names the role, and so the pool, that it was
+// generated for.
+const roleLabel = "machineconfiguration.openshift.io/role"
+
+// sourcePools returns pool and the other pools whose generated MachineConfigs pool takes
+// through its machineConfigSelector, each MachineConfig being labelled with its pool's name
+// as the role.
+func sourcePools(pool *mcfgv1.MachineConfigPool,
+	pools []mcfgv1.MachineConfigPool) []*mcfgv1.MachineConfigPool {
+	sources := []*mcfgv1.MachineConfigPool{pool}
+	selector, err := metav1.LabelSelectorAsSelector(pool.Spec.MachineConfigSelector)
+	if err != nil || selector.Empty() {
+		return sources
+	}
+	for i := range pools {
+		other := &pools[i]
+		if other.Name != pool.Name && selector.Matches(labels.Set{roleLabel: other.Name}) {
+			sources = append(sources, other)
+		}
+	}
+	return sources
+}
+
 // poolThreshold returns the high threshold of the KubeletConfig that selects pool and whose
 // generated MachineConfig sorts last by name. The machine-config operator renders each
 // KubeletConfig into a full kubelet.conf, the pool's template with only that KubeletConfig's
 // fields set (syncKubeletConfig in openshift/machine-config-operator), and the last
 // MachineConfig's file replaces the others. A last KubeletConfig without the field thus
 // gives the kubelet default, even when an earlier one sets it.
-func poolThreshold(pool *mcfgv1.MachineConfigPool, configs []mcfgv1.KubeletConfig,
-) (GCThreshold, bool, error) {
+func poolThreshold(pool *mcfgv1.MachineConfigPool, pools []mcfgv1.MachineConfigPool,
+	configs []mcfgv1.KubeletConfig) (GCThreshold, bool, error) {
 	type applied struct {
 		machineConfig string
 		settings      kubeletgc.Settings
 	}
 	var selecting []applied
-	for i := range configs {
-		config := &configs[i]
-		selector, err := metav1.LabelSelectorAsSelector(config.Spec.MachineConfigPoolSelector)
-		// The machine-config operator applies a KubeletConfig with an empty or invalid
-		// selector to no pool.
-		if err != nil || selector.Empty() || !selector.Matches(labels.Set(pool.Labels)) {
-			continue
+	for _, source := range sourcePools(pool, pools) {
+		for i := range configs {
+			config := &configs[i]
+			selector, err := metav1.LabelSelectorAsSelector(
+				config.Spec.MachineConfigPoolSelector)
+			// The machine-config operator applies a KubeletConfig with an empty or invalid
+			// selector to no pool.
+			if err != nil || selector.Empty() || !selector.Matches(labels.Set(source.Labels)) {
+				continue
+			}
+			settings, err := kubeletgc.Parse(config.Spec.KubeletConfig)
+			if err != nil {
+				return GCThreshold{}, false, fmt.Errorf("KubeletConfig %s: %w", config.Name,
+					err)
+			}
+			selecting = append(selecting, applied{
+				machineConfig: kubeletgc.GeneratedMachineConfigName(config, source.Name),
+				settings:      settings,
+			})
 		}
-		settings, err := kubeletgc.Parse(config.Spec.KubeletConfig)
-		if err != nil {
-			return GCThreshold{}, false, fmt.Errorf("KubeletConfig %s: %w", config.Name, err)
-		}
-		selecting = append(selecting, applied{
-			machineConfig: kubeletgc.GeneratedMachineConfigName(config, pool.Name),
-			settings:      settings,
-		})
 	}
 	if len(selecting) == 0 {
 		return GCThreshold{}, false, nil

@@ -180,8 +180,6 @@ func TestReadGCFailuresIgnoresOtherNamespaces(t *testing.T) {
 // KubeletConfig's generated MachineConfig, 99-worker-generated-kubelet, then reaches the
 // infra nodes, and sorts after 99-infra-generated-kubelet.
 func TestGCThresholdsCustomPoolInheritsWorker(t *testing.T) {
-	t.Skip("known gap: GCThresholds reads no pool's machineConfigSelector, so infra-0 gets " +
-		"no threshold; remove this line to see the failure")
 	infra := testPool("infra", map[string]string{kubeletgc.PoolLabelPrefix + "infra": ""},
 		map[string]string{"node-role.kubernetes.io/infra": ""})
 	infra.Spec.MachineConfigSelector = &metav1.LabelSelector{
@@ -212,5 +210,44 @@ func TestGCThresholdsCustomPoolInheritsWorker(t *testing.T) {
 	}
 	if threshold.HighThresholdPercent != 70 {
 		t.Errorf("threshold of infra-0 = %d, expected 70", threshold.HighThresholdPercent)
+	}
+}
+
+// The worker pool's generated MachineConfig sorts after the infra pool's, so its
+// kubelet.conf replaces the one of the infra pool's own KubeletConfig.
+func TestGCThresholdsCustomPoolWorkerSortsLast(t *testing.T) {
+	infra := testPool("infra", map[string]string{kubeletgc.PoolLabelPrefix + "infra": ""},
+		map[string]string{"node-role.kubernetes.io/infra": ""})
+	infra.Spec.MachineConfigSelector = &metav1.LabelSelector{
+		MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key:      "machineconfiguration.openshift.io/role",
+			Operator: metav1.LabelSelectorOpIn,
+			Values:   []string{"worker", "infra"},
+		}},
+	}
+	pools := []mcfgv1.MachineConfigPool{
+		testPool("worker", map[string]string{kubeletgc.PoolLabelPrefix + "worker": ""},
+			map[string]string{"node-role.kubernetes.io/worker": ""}),
+		infra,
+	}
+	configs := []mcfgv1.KubeletConfig{
+		testKubeletConfig("infra-gc", "", "infra", `{"imageGCHighThresholdPercent":60}`),
+		testKubeletConfig("worker-gc", "", "worker", `{"imageGCHighThresholdPercent":70}`),
+	}
+	nodes := []Node{
+		{Name: "infra-0", Labels: map[string]string{
+			"node-role.kubernetes.io/worker": "", "node-role.kubernetes.io/infra": ""}},
+		{Name: "worker-0", Labels: map[string]string{"node-role.kubernetes.io/worker": ""}},
+	}
+
+	thresholds, err := GCThresholds(nodes, pools, configs)
+	if err != nil {
+		t.Fatalf("GCThresholds: %v", err)
+	}
+	if got := thresholds["infra-0"]; got.Pool != "infra" || got.HighThresholdPercent != 70 {
+		t.Errorf("threshold of infra-0 = %+v, expected pool infra at 70", got)
+	}
+	if got := thresholds["worker-0"]; got.HighThresholdPercent != 70 {
+		t.Errorf("threshold of worker-0 = %+v, expected 70", got)
 	}
 }

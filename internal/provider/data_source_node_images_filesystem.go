@@ -86,7 +86,9 @@ func imageFilesystemsAttribute() schema.MapNestedAttribute {
 						"otherwise, and on clusters without machine config pools.",
 				},
 				"gc_high_threshold_percent": figure("`imageGCHighThresholdPercent` of the " +
-					"pool's KubeletConfig whose generated MachineConfig sorts last, or the " +
+					"KubeletConfig whose generated MachineConfig sorts last among those that " +
+					"reach the pool (its own, and those of the roles that its " +
+					"`machineConfigSelector` takes, such as worker for a custom pool), or the " +
 					"kubelet default of " + fmt.Sprint(kubeletgc.DefaultHighThresholdPercent) +
 					" when that one does not set it: the machine-config operator renders " +
 					"each KubeletConfig into a whole kubelet.conf, and the last replaces the " +
