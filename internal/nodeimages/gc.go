@@ -15,6 +15,8 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeletgc"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/paging"
 )
 
 // Reasons of the kubelet's Warning events about a node's image garbage collection
@@ -68,9 +70,7 @@ func listGCFailures(ctx context.Context, client corev1client.EventsGetter,
 ) (map[string]GCFailures, error) {
 	failures := map[string]GCFailures{}
 	options := metav1.ListOptions{FieldSelector: nodeWarningSelector, Limit: eventPageSize}
-	// A server that ignores the continue parameter returns the same token again, which
-	// would repeat the pages, and count their events, until ctx ends.
-	seenTokens := map[string]bool{}
+	tokens := paging.Tokens{}
 	for {
 		page, err := client.Events(eventNamespace).List(ctx, options)
 		if err != nil {
@@ -82,11 +82,9 @@ func listGCFailures(ctx context.Context, client corev1client.EventsGetter,
 		if page.Continue == "" {
 			return failures, nil
 		}
-		if seenTokens[page.Continue] {
-			return nil, errors.New("the API server returned the same continue token " +
-				"twice, so the list would never end")
+		if err := tokens.Follow(page.Continue); err != nil {
+			return nil, err
 		}
-		seenTokens[page.Continue] = true
 		options.Continue = page.Continue
 	}
 }

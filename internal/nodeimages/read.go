@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/imagedist/terraform-provider-imagedist/internal/kubeerrors"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/paging"
 )
 
 const (
@@ -191,6 +193,7 @@ func (r *Reader) list(ctx context.Context, labelSelector string, reset func(),
 func (r *Reader) listPages(ctx context.Context, labelSelector string,
 	visit func(*corev1.Node)) error {
 	options := metav1.ListOptions{LabelSelector: labelSelector, Limit: r.pageSize()}
+	tokens := paging.Tokens{}
 	for {
 		page, err := r.Nodes.List(ctx, options)
 		if err != nil {
@@ -201,6 +204,9 @@ func (r *Reader) listPages(ctx context.Context, labelSelector string,
 		}
 		if page.Continue == "" {
 			return nil
+		}
+		if err := tokens.Follow(page.Continue); err != nil {
+			return &RequestError{Verb: "list", Err: err}
 		}
 		// Later pages come from the first page's snapshot, named by the continue token.
 		options.Continue = page.Continue

@@ -7,6 +7,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/imagedist/terraform-provider-imagedist/internal/paging"
 )
 
 // PageSize is the number of events requested per list page.
@@ -68,6 +70,7 @@ func wrapListError(namespace string, err error, expired bool) error {
 func listPages(ctx context.Context, client corev1client.EventsGetter, namespace string,
 	aggregator *Aggregator) error {
 	options := metav1.ListOptions{FieldSelector: podEventSelector, Limit: PageSize}
+	tokens := paging.Tokens{}
 	for {
 		page, err := client.Events(namespace).List(ctx, options)
 		if err != nil {
@@ -78,6 +81,9 @@ func listPages(ctx context.Context, client corev1client.EventsGetter, namespace 
 		}
 		if page.Continue == "" {
 			return nil
+		}
+		if err := tokens.Follow(page.Continue); err != nil {
+			return err
 		}
 		options.Continue = page.Continue
 	}
