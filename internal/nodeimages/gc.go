@@ -33,8 +33,9 @@ const (
 // Field selectors cannot express "reason is one of", so the reasons are matched here.
 const nodeWarningSelector = "involvedObject.kind=Node,type=Warning"
 
-// eventNamespace is where the kubelet's event recorder (k8s.io/client-go/tools/record,
-// v0.37.2) puts events about cluster-scoped objects such as nodes. Any account that may
+// eventNamespace is the namespace in which the kubelet's event recorder
+// (k8s.io/client-go/tools/record, v0.37.2) records events about cluster-scoped objects such
+// as nodes. Any account that may
 // create events in another namespace can put events about nodes there, so those are not read.
 const eventNamespace = metav1.NamespaceDefault
 

@@ -14,8 +14,8 @@ import (
 	"github.com/imagedist/terraform-provider-imagedist/internal/paging"
 )
 
-// A server that ignores the continue parameter returns the same token on every page; the
-// read stops instead of adding the same nodes until the context ends.
+// A server that ignores the continue parameter returns the same token on every page, so the
+// read must stop rather than add the same nodes until the context ends.
 func TestReadAllRepeatedContinueToken(t *testing.T) {
 	client := fake.NewClientset()
 	pages := 0
